@@ -1,0 +1,112 @@
+//! The pre-allocated pool of resting orders.
+//!
+//! Orders live in one `Vec` sized at start-up and are linked by `u32` slot indices into
+//! two intrusive doubly-linked lists: their price level's FIFO queue and their account's
+//! list. Removing an order from either is O(1), and no slot is ever allocated on the
+//! heap after construction: a full pool is a reject, not growth.
+
+use crate::types::{
+    AccountId, ClientOrderId, OrderId, Price, Quantity, Side, StpMode, TimeInForce, Timestamp,
+};
+
+/// "No slot": the end of a list.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// One resting order and its list links.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Order {
+    pub(crate) id: OrderId,
+    pub(crate) account: AccountId,
+    pub(crate) client_order_id: ClientOrderId,
+    pub(crate) price: Price,
+    /// Total quantity, filled included (changes only by amend).
+    pub(crate) quantity: Quantity,
+    /// Still open on the book.
+    pub(crate) remaining: Quantity,
+    /// Filled so far.
+    pub(crate) filled: Quantity,
+    pub(crate) created: Timestamp,
+    pub(crate) updated: Timestamp,
+    /// Index of the book in the engine.
+    pub(crate) book: u32,
+    /// Ladder index of `price`.
+    pub(crate) level: u32,
+    pub(crate) side: Side,
+    pub(crate) time_in_force: TimeInForce,
+    pub(crate) post_only: bool,
+    pub(crate) stp: StpMode,
+    /// Previous and next order at the same price level (FIFO order).
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+    /// Previous and next order of the same account (creation order).
+    pub(crate) acct_prev: u32,
+    pub(crate) acct_next: u32,
+}
+
+impl Default for Order {
+    fn default() -> Self {
+        Self {
+            id: OrderId(0),
+            account: AccountId(0),
+            client_order_id: ClientOrderId::from_u64(0),
+            price: Price(0),
+            quantity: Quantity(0),
+            remaining: Quantity(0),
+            filled: Quantity(0),
+            created: Timestamp(0),
+            updated: Timestamp(0),
+            book: 0,
+            level: 0,
+            side: Side::Buy,
+            time_in_force: TimeInForce::Gtc,
+            post_only: false,
+            stp: StpMode::CancelNewest,
+            prev: NIL,
+            next: NIL,
+            acct_prev: NIL,
+            acct_next: NIL,
+        }
+    }
+}
+
+/// Fixed-capacity slab of [`Order`]s with a free list.
+#[derive(Debug)]
+pub(crate) struct OrderPool {
+    pub(crate) slots: Vec<Order>,
+    /// Free slot indices, used as a stack. Which slot an order gets is never observable.
+    free: Vec<u32>,
+}
+
+impl OrderPool {
+    /// A pool of `capacity` free slots, all memory allocated now.
+    pub(crate) fn new(capacity: u32) -> Self {
+        let slots = vec![Order::default(); capacity as usize];
+        // Pop from the end: hand out low slots first, which keeps a small book compact.
+        let free = (0..capacity).rev().collect();
+        Self { slots, free }
+    }
+
+    /// Takes a free slot, or `None` when the pool is exhausted.
+    #[inline]
+    pub(crate) fn alloc(&mut self, order: Order) -> Option<u32> {
+        let slot = self.free.pop()?;
+        self.slots[slot as usize] = order;
+        Some(slot)
+    }
+
+    /// Returns a slot to the free list. The caller has unlinked it from every list.
+    #[inline]
+    pub(crate) fn release(&mut self, slot: u32) {
+        self.free.push(slot);
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, slot: u32) -> &Order {
+        &self.slots[slot as usize]
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, slot: u32) -> &mut Order {
+        &mut self.slots[slot as usize]
+    }
+}
