@@ -61,14 +61,14 @@ use crate::book::Book;
 use crate::client_ids::{ClientIdState, ClientIds, ClientKey};
 use crate::command::{Amend, Cancel, CancelAll, Command, CommandKind, NewOrder, OrderRef};
 use crate::event::{
-    Accepted, Amended, CancelReason, Cancelled, CommandType, Done, Event, EventKind,
-    RejectReason, Rejected,
+    Accepted, Amended, CancelReason, Cancelled, CommandType, Done, Event, EventKind, RejectReason,
+    Rejected,
 };
 use crate::market::{MarketConfig, price_on_tick};
 use crate::pool::{Order, OrderPool};
 use crate::types::{
-    AccountId, ClientOrderId, MarketId, OrderId, OrderType, Price, Quantity, Seq, Side,
-    StpMode, TimeInForce, Timestamp,
+    AccountId, ClientOrderId, MarketId, OrderId, OrderType, Price, Quantity, Seq, Side, StpMode,
+    TimeInForce, Timestamp,
 };
 
 type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
@@ -241,6 +241,9 @@ pub struct Engine {
     pub(crate) orders: Orders,
     pub(crate) out: Out,
     pub(crate) next_order_id: u64,
+    pub(crate) client_id_window: u32,
+    /// A snapshot in progress (see the `snapshot` module).
+    pub(crate) pending_snapshot: Option<crate::snapshot::PendingSnapshot>,
 }
 
 impl Engine {
@@ -273,7 +276,10 @@ impl Engine {
             .filter(|c| u64::from(*c) <= max)
             .ok_or(EngineConfigError::TooManyOrders { max })?;
         let live = capacity as usize;
+        let client_id_window = config.client_id_window;
         Ok(Self {
+            client_id_window,
+            pending_snapshot: None,
             books: config.markets.into_iter().map(Book::new).collect(),
             market_index,
             orders: Orders {

@@ -21,24 +21,28 @@ mod accounts;
 mod bitset;
 mod book;
 mod client_ids;
+pub mod codec;
 mod command;
 mod engine;
 mod event;
+pub mod journal;
 mod ladder;
 mod market;
 mod pool;
 mod query;
+mod snapshot;
 mod state_hash;
 mod types;
 
 pub use command::{Amend, Cancel, CancelAll, Command, CommandKind, NewOrder, OrderRef};
 pub use engine::{Engine, EngineConfig, EngineConfigError};
 pub use event::{
-    Accepted, Amended, CancelReason, Cancelled, CommandType, Done, Event, EventKind,
-    RejectReason, Rejected, Trade,
+    Accepted, Amended, CancelReason, Cancelled, CommandType, Done, Event, EventKind, RejectReason,
+    Rejected, Trade,
 };
 pub use market::{MAX_LEVELS, MarketConfig, MarketConfigError};
 pub use query::{Depth, DepthLevel, OrderView, UnknownMarket};
+pub use snapshot::{SNAPSHOT_VERSION, Snapshot, SnapshotError, SnapshotImage, decode_snapshot};
 pub use types::{
     AccountId, ClientOrderId, IdentError, MAX_CLIENT_ORDER_ID_LEN, MAX_SYMBOL_LEN, MarketId,
     OrderId, OrderType, Price, Quantity, Seq, Side, StpMode, Symbol, TimeInForce, Timestamp,

@@ -41,6 +41,8 @@ pub(crate) struct Order {
     /// Previous and next order of the same account (creation order).
     pub(crate) acct_prev: u32,
     pub(crate) acct_next: u32,
+    /// Whether the slot holds a resting order (free slots keep stale data).
+    pub(crate) live: bool,
 }
 
 impl Default for Order {
@@ -65,16 +67,39 @@ impl Default for Order {
             next: NIL,
             acct_prev: NIL,
             acct_next: NIL,
+            live: false,
         }
     }
 }
 
+/// Slots per copy-on-write chunk: copying one takes tens of microseconds, which bounds
+/// how long a snapshot can hold up a command.
+pub(crate) const CHUNK: usize = 4096;
+
 /// Fixed-capacity slab of [`Order`]s with a free list.
 #[derive(Debug)]
 pub(crate) struct OrderPool {
-    pub(crate) slots: Vec<Order>,
+    slots: Vec<Order>,
     /// Free slot indices, used as a stack. Which slot an order gets is never observable.
     free: Vec<u32>,
+    /// A snapshot being taken: the pool as it was when it began, copied chunk by chunk.
+    cow: Option<CowCopy>,
+}
+
+/// The pool as it stood at one instant, copied lazily: a chunk is copied before its first
+/// change after that instant, and the rest in the background of the matching loop.
+#[derive(Debug)]
+pub(crate) struct CowCopy {
+    pub(crate) chunks: Vec<Option<Box<[Order]>>>,
+    missing: usize,
+    cursor: usize,
+}
+
+impl CowCopy {
+    /// Whether every chunk has been copied.
+    pub(crate) fn complete(&self) -> bool {
+        self.missing == 0
+    }
 }
 
 impl OrderPool {
@@ -83,21 +108,73 @@ impl OrderPool {
         let slots = vec![Order::default(); capacity as usize];
         // Pop from the end: hand out low slots first, which keeps a small book compact.
         let free = (0..capacity).rev().collect();
-        Self { slots, free }
+        Self {
+            slots,
+            free,
+            cow: None,
+        }
     }
 
     /// Takes a free slot, or `None` when the pool is exhausted.
     #[inline]
     pub(crate) fn alloc(&mut self, order: Order) -> Option<u32> {
         let slot = self.free.pop()?;
-        self.slots[slot as usize] = order;
+        self.before_write(slot);
+        self.slots[slot as usize] = Order {
+            live: true,
+            ..order
+        };
         Some(slot)
     }
 
     /// Returns a slot to the free list. The caller has unlinked it from every list.
     #[inline]
     pub(crate) fn release(&mut self, slot: u32) {
+        self.before_write(slot);
+        self.slots[slot as usize].live = false;
         self.free.push(slot);
+    }
+
+    /// Starts a copy-on-write copy of the pool as it is now.
+    pub(crate) fn begin_copy(&mut self) {
+        let n = self.slots.len().div_ceil(CHUNK);
+        self.cow = Some(CowCopy {
+            chunks: (0..n).map(|_| None).collect(),
+            missing: n,
+            cursor: 0,
+        });
+    }
+
+    /// Copies up to `chunks` not yet copied chunks; hands the copy over once complete.
+    pub(crate) fn continue_copy(&mut self, chunks: usize) -> Option<CowCopy> {
+        let cow = self.cow.as_mut()?;
+        let mut budget = chunks;
+        while budget > 0 && cow.cursor < cow.chunks.len() {
+            let c = cow.cursor;
+            cow.cursor += 1;
+            if cow.chunks[c].is_none() {
+                cow.chunks[c] = Some(copy_chunk(&self.slots, c));
+                cow.missing -= 1;
+                budget -= 1;
+            }
+        }
+        if cow.complete() {
+            self.cow.take()
+        } else {
+            None
+        }
+    }
+
+    /// Copies the chunk holding `slot` first if a snapshot still needs its old contents.
+    #[inline]
+    fn before_write(&mut self, slot: u32) {
+        if let Some(cow) = &mut self.cow {
+            let c = slot as usize / CHUNK;
+            if cow.chunks[c].is_none() {
+                cow.chunks[c] = Some(copy_chunk(&self.slots, c));
+                cow.missing -= 1;
+            }
+        }
     }
 
     #[inline]
@@ -107,6 +184,13 @@ impl OrderPool {
 
     #[inline]
     pub(crate) fn get_mut(&mut self, slot: u32) -> &mut Order {
+        self.before_write(slot);
         &mut self.slots[slot as usize]
     }
+}
+
+fn copy_chunk(slots: &[Order], chunk: usize) -> Box<[Order]> {
+    let start = chunk * CHUNK;
+    let end = (start + CHUNK).min(slots.len());
+    slots[start..end].to_vec().into_boxed_slice()
 }

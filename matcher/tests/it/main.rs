@@ -1,5 +1,7 @@
 //! The matcher's integration tests: one binary, one module per concern.
 
+mod journal;
 mod prop;
 mod reference;
 mod scenarios;
+mod snapshot;
