@@ -142,7 +142,9 @@ mod tests {
             // A deterministic spread of indices, including both ends.
             let mut x = 12345u64;
             for step in 0..2000u32 {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 // len fits in u32, so the remainder does too.
                 #[allow(clippy::cast_possible_truncation)]
                 let i = match step % 7 {

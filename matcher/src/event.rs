@@ -2,7 +2,9 @@
 //! the timestamp of the command that caused it.
 
 use crate::command::NewOrder;
-use crate::types::{AccountId, ClientOrderId, MarketId, OrderId, Price, Quantity, Seq, Side, Timestamp};
+use crate::types::{
+    AccountId, ClientOrderId, MarketId, OrderId, Price, Quantity, Seq, Side, Timestamp,
+};
 
 /// One event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

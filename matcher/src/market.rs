@@ -70,9 +70,7 @@ impl MarketConfig {
         if tick_size == 0 || lot_size == 0 {
             return Err(MarketConfigError::ZeroIncrement);
         }
-        if min_price > max_price
-            || !on_tick(min_price, tick_size)
-            || !on_tick(max_price, tick_size)
+        if min_price > max_price || !on_tick(min_price, tick_size) || !on_tick(max_price, tick_size)
         {
             return Err(MarketConfigError::BadBand);
         }

@@ -2,11 +2,11 @@
 //!
 //! Queries are not on the hot path: they may allocate the vectors they return.
 
+use crate::client_ids::{ClientIdState, ClientKey};
 use crate::engine::Engine;
 use crate::ladder::Ladder;
 use crate::market::MarketConfig;
 use crate::pool::{NIL, Order};
-use crate::client_ids::{ClientIdState, ClientKey};
 use crate::types::{
     AccountId, ClientOrderId, MarketId, OrderId, Price, Quantity, Side, StpMode, TimeInForce,
     Timestamp,

@@ -146,10 +146,7 @@ pub enum IdentError {
 
 fn check_ident(s: &[u8], max: usize) -> Result<(), IdentError> {
     if s.is_empty() || s.len() > max {
-        return Err(IdentError::Length {
-            len: s.len(),
-            max,
-        });
+        return Err(IdentError::Length { len: s.len(), max });
     }
     match s.iter().position(|b| !b.is_ascii_graphic()) {
         Some(index) => Err(IdentError::Character { index }),

@@ -2,9 +2,9 @@
 //! asserting the exact event stream in a compact notation.
 
 use matcher::{
-    AccountId, Amend, Cancel, CancelAll, ClientOrderId, Command, CommandKind, Engine,
-    EngineConfig, Event, EventKind, MarketConfig, MarketId, NewOrder, OrderId, OrderRef,
-    OrderType, Price, Quantity, Side, StpMode, Symbol, TimeInForce, Timestamp,
+    AccountId, Amend, Cancel, CancelAll, ClientOrderId, Command, CommandKind, Engine, EngineConfig,
+    Event, EventKind, MarketConfig, MarketId, NewOrder, OrderId, OrderRef, OrderType, Price,
+    Quantity, Side, StpMode, Symbol, TimeInForce, Timestamp,
 };
 
 const M: MarketId = MarketId(1);
@@ -628,8 +628,14 @@ fn amend_rejects() {
     let mut h = Harness::new();
     h.limit(A, Side::Buy, 98, 5);
     assert_eq!(h.amend(A, 1, None, None), s(&["rejected nothing_to_amend"]));
-    assert_eq!(h.amend(B, 1, Some(97), None), s(&["rejected unknown_order"]));
-    assert_eq!(h.amend(A, 9, Some(97), None), s(&["rejected unknown_order"]));
+    assert_eq!(
+        h.amend(B, 1, Some(97), None),
+        s(&["rejected unknown_order"])
+    );
+    assert_eq!(
+        h.amend(A, 9, Some(97), None),
+        s(&["rejected unknown_order"])
+    );
     assert_eq!(
         h.amend(A, 1, Some(5000), None),
         s(&["rejected price_out_of_band"])
@@ -648,8 +654,16 @@ fn cancel_of_a_live_filled_unknown_or_foreign_order() {
     h.limit(A, Side::Buy, 99, 5);
     h.limit(B, Side::Sell, 100, 5);
     assert_eq!(h.cancel(A, 1), s(&["rejected unknown_order"]), "filled");
-    assert_eq!(h.cancel(A, 42), s(&["rejected unknown_order"]), "never existed");
-    assert_eq!(h.cancel(B, 2), s(&["rejected unknown_order"]), "someone else's");
+    assert_eq!(
+        h.cancel(A, 42),
+        s(&["rejected unknown_order"]),
+        "never existed"
+    );
+    assert_eq!(
+        h.cancel(B, 2),
+        s(&["rejected unknown_order"]),
+        "someone else's"
+    );
     assert_eq!(
         h.cancel(A, 2),
         s(&["cancelled 2 5 left 0 user", "done 2 filled 0"])
@@ -835,10 +849,7 @@ fn duplicate_client_order_id_names_the_existing_order() {
     assert_eq!(r.order_id, Some(OrderId(1)));
     assert_eq!(r.client_order_id, Some(o.client_order_id));
     // The same client order id under another account is a different order.
-    assert_eq!(
-        h.submit(NewOrder { account: B, ..o }),
-        s(&["accepted 2"])
-    );
+    assert_eq!(h.submit(NewOrder { account: B, ..o }), s(&["accepted 2"]));
 }
 
 #[test]
@@ -889,11 +900,11 @@ fn depth_and_queries_report_the_book() {
         .collect();
     assert_eq!(mine, vec![1, 3]);
     let o = h.engine.order(OrderId(2)).unwrap();
-    assert_eq!((o.account, o.price, o.created), (B, Price(100), Timestamp(1002)));
-    let by_client = h
-        .engine
-        .order_by_client_id(B, o.client_order_id)
-        .unwrap();
+    assert_eq!(
+        (o.account, o.price, o.created),
+        (B, Price(100), Timestamp(1002))
+    );
+    let by_client = h.engine.order_by_client_id(B, o.client_order_id).unwrap();
     assert_eq!(by_client, o);
     assert_eq!(h.engine.resting_count(M).unwrap(), 5);
 }
