@@ -13,6 +13,7 @@ use crate::event::{
     Accepted, Amended, CancelReason, Cancelled, CommandType, Done, Event, EventKind, RejectReason,
     Rejected, Trade,
 };
+use crate::query::{Depth, DepthLevel, OrderView};
 use crate::types::{
     AccountId, ClientOrderId, MarketId, OrderId, OrderType, Price, Quantity, Seq, Side, StpMode,
     TimeInForce, Timestamp,
@@ -330,7 +331,13 @@ const CMD_CANCEL_ALL: u8 = 4;
 impl Encode for Command {
     fn encode(&self, out: &mut Vec<u8>) {
         put_u64(out, self.timestamp.0);
-        match &self.kind {
+        self.kind.encode(out);
+    }
+}
+
+impl Encode for CommandKind {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
             CommandKind::NewOrder(o) => {
                 put_u8(out, CMD_NEW_ORDER);
                 o.encode(out);
@@ -373,6 +380,15 @@ impl Encode for Command {
 /// [`DecodeError`] for truncated or invalid bytes.
 pub fn decode_command(r: &mut Reader<'_>) -> Result<Command, DecodeError> {
     let timestamp = Timestamp(r.u64()?);
+    let kind = decode_command_kind(r)?;
+    Ok(Command { timestamp, kind })
+}
+
+/// Decodes a command without its timestamp (as clients send it: the shard stamps it).
+///
+/// # Errors
+/// [`DecodeError`] for truncated or invalid bytes.
+pub fn decode_command_kind(r: &mut Reader<'_>) -> Result<CommandKind, DecodeError> {
     let kind = match r.u8()? {
         CMD_NEW_ORDER => CommandKind::NewOrder(decode_new_order(r)?),
         CMD_CANCEL => CommandKind::Cancel(Cancel {
@@ -407,7 +423,7 @@ pub fn decode_command(r: &mut Reader<'_>) -> Result<Command, DecodeError> {
         }
         v => return Err(r.invalid("command", v)),
     };
-    Ok(Command { timestamp, kind })
+    Ok(kind)
 }
 
 const EV_ACCEPTED: u8 = 1;
@@ -594,4 +610,82 @@ pub fn decode_event(r: &mut Reader<'_>) -> Result<Event, DecodeError> {
         timestamp,
         kind,
     })
+}
+
+impl Encode for OrderView {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.market.0);
+        put_u64(out, self.order_id.0);
+        put_u64(out, self.account.0);
+        put_client_order_id(out, &self.client_order_id);
+        put_u8(out, self.side as u8);
+        put_i64(out, self.price.0);
+        put_u64(out, self.quantity.0);
+        put_u64(out, self.remaining.0);
+        put_u64(out, self.filled.0);
+        put_u64(out, self.created.0);
+        put_u64(out, self.updated.0);
+        put_u8(out, self.time_in_force as u8);
+        put_u8(out, u8::from(self.post_only));
+        put_u8(out, self.stp as u8);
+    }
+}
+
+/// Decodes one resting order's view.
+///
+/// # Errors
+/// [`DecodeError`] for truncated or invalid bytes.
+pub fn decode_order_view(r: &mut Reader<'_>) -> Result<OrderView, DecodeError> {
+    Ok(OrderView {
+        market: MarketId(r.u32()?),
+        order_id: OrderId(r.u64()?),
+        account: AccountId(r.u64()?),
+        client_order_id: r.client_order_id()?,
+        side: r.side()?,
+        price: Price(r.i64()?),
+        quantity: Quantity(r.u64()?),
+        remaining: Quantity(r.u64()?),
+        filled: Quantity(r.u64()?),
+        created: Timestamp(r.u64()?),
+        updated: Timestamp(r.u64()?),
+        time_in_force: r.time_in_force()?,
+        post_only: r.bool()?,
+        stp: r.stp()?,
+    })
+}
+
+impl Encode for Depth {
+    fn encode(&self, out: &mut Vec<u8>) {
+        for side in [&self.bids, &self.asks] {
+            // Depth is bounded by the band (at most 2^20 levels).
+            #[allow(clippy::cast_possible_truncation)]
+            put_u32(out, side.len() as u32);
+            for l in side {
+                put_i64(out, l.price.0);
+                put_u64(out, l.quantity.0);
+                put_u32(out, l.orders);
+            }
+        }
+    }
+}
+
+/// Decodes a depth answer.
+///
+/// # Errors
+/// [`DecodeError`] for truncated or invalid bytes.
+pub fn decode_depth(r: &mut Reader<'_>) -> Result<Depth, DecodeError> {
+    let mut sides = [Vec::new(), Vec::new()];
+    for side in &mut sides {
+        let n = r.u32()? as usize;
+        side.reserve(n.min(r.remaining() / 20));
+        for _ in 0..n {
+            side.push(DepthLevel {
+                price: Price(r.i64()?),
+                quantity: Quantity(r.u64()?),
+                orders: r.u32()?,
+            });
+        }
+    }
+    let [bids, asks] = sides;
+    Ok(Depth { bids, asks })
 }

@@ -20,6 +20,7 @@
 mod accounts;
 mod bitset;
 mod book;
+pub mod client;
 mod client_ids;
 pub mod codec;
 mod command;
@@ -29,7 +30,9 @@ pub mod journal;
 mod ladder;
 mod market;
 mod pool;
+pub mod protocol;
 mod query;
+pub mod shard;
 mod snapshot;
 mod state_hash;
 mod types;

@@ -177,6 +177,44 @@ impl MarketConfig {
     }
 }
 
+/// Parses `ID:SYMBOL:TICK:LOT:MIN_PRICE:MAX_PRICE:MAX_QUANTITY:MAX_RESTING`, the compact
+/// form command lines use (`1:BTC-USD:1:1:1:1000000:1000000:100000`).
+impl std::str::FromStr for MarketConfig {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let [id, symbol, tick, lot, min, max, maxq, cap] = parts.as_slice() else {
+            return Err(format!(
+                "market {s:?}: expected ID:SYMBOL:TICK:LOT:MIN_PRICE:MAX_PRICE:MAX_QUANTITY:MAX_RESTING"
+            ));
+        };
+        let num = |name: &str, v: &str| -> Result<i64, String> {
+            v.parse::<i64>()
+                .map_err(|e| format!("market {s:?}: {name} {v:?}: {e}"))
+        };
+        let unsigned = |name: &str, v: &str| -> Result<u64, String> {
+            v.parse::<u64>()
+                .map_err(|e| format!("market {s:?}: {name} {v:?}: {e}"))
+        };
+        let cap = u32::try_from(unsigned("max resting", cap)?)
+            .map_err(|_| format!("market {s:?}: max resting too large"))?;
+        let id = u32::try_from(unsigned("id", id)?)
+            .map_err(|_| format!("market {s:?}: id too large"))?;
+        MarketConfig::new(
+            MarketId(id),
+            Symbol::new(symbol).map_err(|e| format!("market {s:?}: symbol: {e}"))?,
+            unsigned("tick", tick)?,
+            unsigned("lot", lot)?,
+            Price(num("min price", min)?),
+            Price(num("max price", max)?),
+            Quantity(unsigned("max quantity", maxq)?),
+            cap,
+        )
+        .map_err(|e| format!("market {s:?}: {e}"))
+    }
+}
+
 #[inline]
 fn on_tick(price: Price, tick_size: u64) -> bool {
     price.0.unsigned_abs() % tick_size == 0

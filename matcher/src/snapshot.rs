@@ -24,14 +24,15 @@
 //! ```
 
 use crate::client_ids::ClientKey;
-use crate::codec::{DecodeError, Reader, put_client_order_id, put_i64, put_u8, put_u32, put_u64};
+use crate::codec::{
+    DecodeError, Encode, Reader, decode_order_view, put_client_order_id, put_i64, put_u8, put_u32,
+    put_u64,
+};
 use crate::engine::{Engine, EngineConfig};
 use crate::market::{MarketConfig, price_on_tick};
 use crate::pool::{CowCopy, NIL, Order};
 use crate::query::OrderView;
-use crate::types::{
-    AccountId, ClientOrderId, MarketId, OrderId, Price, Quantity, Side, Symbol, Timestamp,
-};
+use crate::types::{AccountId, ClientOrderId, MarketId, OrderId, Price, Quantity, Side, Symbol};
 
 const MAGIC: &[u8; 8] = b"TPSNAPSH";
 /// Snapshot format version this build writes and reads.
@@ -305,20 +306,23 @@ impl SnapshotImage {
             let mut s = head;
             while s != NIL {
                 let o = slot(s);
-                put_u32(&mut out, self.markets[o.book as usize].id().0);
-                put_u64(&mut out, o.id.0);
-                put_u64(&mut out, o.account.0);
-                put_client_order_id(&mut out, &o.client_order_id);
-                put_u8(&mut out, o.side as u8);
-                put_i64(&mut out, o.price.0);
-                put_u64(&mut out, o.quantity.0);
-                put_u64(&mut out, o.remaining.0);
-                put_u64(&mut out, o.filled.0);
-                put_u64(&mut out, o.created.0);
-                put_u64(&mut out, o.updated.0);
-                put_u8(&mut out, o.time_in_force as u8);
-                put_u8(&mut out, u8::from(o.post_only));
-                put_u8(&mut out, o.stp as u8);
+                OrderView {
+                    order_id: o.id,
+                    market: self.markets[o.book as usize].id(),
+                    account: o.account,
+                    client_order_id: o.client_order_id,
+                    side: o.side,
+                    price: o.price,
+                    quantity: o.quantity,
+                    remaining: o.remaining,
+                    filled: o.filled,
+                    time_in_force: o.time_in_force,
+                    post_only: o.post_only,
+                    stp: o.stp,
+                    created: o.created,
+                    updated: o.updated,
+                }
+                .encode(&mut out);
                 s = o.next;
             }
         }
@@ -384,36 +388,7 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
             .min(r.remaining() / 80),
     );
     for _ in 0..order_count {
-        let market = MarketId(r.u32()?);
-        let order_id = OrderId(r.u64()?);
-        let account = AccountId(r.u64()?);
-        let client_order_id = r.client_order_id()?;
-        let side = r.side()?;
-        let price = Price(r.i64()?);
-        let quantity = Quantity(r.u64()?);
-        let remaining = Quantity(r.u64()?);
-        let filled = Quantity(r.u64()?);
-        let created = Timestamp(r.u64()?);
-        let updated = Timestamp(r.u64()?);
-        let time_in_force = r.time_in_force()?;
-        let post_only = r.bool()?;
-        let stp = r.stp()?;
-        orders.push(OrderView {
-            order_id,
-            market,
-            account,
-            client_order_id,
-            side,
-            price,
-            quantity,
-            remaining,
-            filled,
-            time_in_force,
-            post_only,
-            stp,
-            created,
-            updated,
-        });
+        orders.push(decode_order_view(&mut r)?);
     }
     let recent_count = r.u32()?;
     let mut recent = Vec::with_capacity((recent_count as usize).min(r.remaining() / 17));

@@ -14,5 +14,5 @@ pub use record::{
     read_frame,
 };
 pub use scan::{JournalError, JournalScan, SegmentScan, SegmentState, scan};
-pub use segment::{SEGMENT_HEADER, SEGMENT_VERSION, segment_path};
+pub use segment::{SEGMENT_HEADER, SEGMENT_VERSION, segment_path, segment_starts};
 pub use writer::{JournalConfig, JournalWriter};

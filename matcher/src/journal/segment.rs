@@ -99,6 +99,27 @@ pub(crate) fn list_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The segments in `dir` (not spares) by first command sequence number, from their
+/// headers alone.
+///
+/// # Errors
+/// I/O errors.
+pub fn segment_starts(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    for path in list_files(dir)? {
+        let mut h = [0u8; SEGMENT_HEADER];
+        let read = File::open(&path).and_then(|mut f| f.read_exact(&mut h));
+        if read.is_ok() {
+            if let Some(Header::Segment { first_command_seq }) = decode_header(&h) {
+                out.push((first_command_seq, path));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Creates a spare: `size` bytes of zeros, written (not just reserved) and synced, under a
 /// temporary name then renamed into place, so that a crash never leaves a half-made spare
 /// that looks usable.

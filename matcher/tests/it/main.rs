@@ -4,4 +4,5 @@ mod journal;
 mod prop;
 mod reference;
 mod scenarios;
+mod shard;
 mod snapshot;

@@ -1,0 +1,333 @@
+//! The shard server in-process: order entry over TCP, durability before acks, queries,
+//! the event feed across the journal/live seam, snapshots, restart and recovery, and
+//! malformed input.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use matcher::client::{ClientConfig, ClientError, ShardClient};
+use matcher::protocol::{ErrorCode, Request, Response, decode_response, encode_request};
+use matcher::shard::{self, ShardConfig, WaitStrategy};
+use matcher::{
+    AccountId, Cancel, ClientOrderId, CommandKind, EngineConfig, Event, EventKind, MarketConfig,
+    MarketId, NewOrder, OrderRef, OrderType, Price, Quantity, Side, StpMode, Symbol, TimeInForce,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) fn engine_config() -> EngineConfig {
+    let m = |id: u32, s: &str| {
+        MarketConfig::new(
+            MarketId(id),
+            Symbol::new(s).unwrap(),
+            1,
+            1,
+            Price(1),
+            Price(100_000),
+            Quantity(1_000_000),
+            100_000,
+        )
+        .unwrap()
+    };
+    EngineConfig {
+        markets: vec![m(1, "AAA-USD"), m(2, "BBB-USD")],
+        client_id_window: 1024,
+    }
+}
+
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
+    pub(crate) stop: CancellationToken,
+    pub(crate) task: JoinHandle<Result<(), shard::ShardError>>,
+}
+
+pub(crate) async fn start(dir: &Path, tweak: impl FnOnce(&mut ShardConfig)) -> Running {
+    let mut config = ShardConfig::new(engine_config(), dir.to_owned());
+    config.segment_size = 256 * 1024;
+    config.wait = WaitStrategy::SpinThenPark;
+    config.snapshot_every = 0;
+    tweak(&mut config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(shard::run(config, listener, stop.clone()));
+    Running { addr, stop, task }
+}
+
+impl Running {
+    pub(crate) async fn shutdown(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+pub(crate) fn client(addr: SocketAddr) -> ShardClient {
+    let mut c = ClientConfig::new(addr);
+    c.request_timeout = Duration::from_secs(10);
+    ShardClient::new(c)
+}
+
+pub(crate) fn limit(account: u64, cid: u64, side: Side, price: i64, qty: u64) -> CommandKind {
+    CommandKind::NewOrder(NewOrder {
+        market: MarketId(1),
+        account: AccountId(account),
+        client_order_id: ClientOrderId::from_u64(cid),
+        side,
+        order_type: OrderType::Limit {
+            price: Price(price),
+        },
+        quantity: Quantity(qty),
+        time_in_force: TimeInForce::Gtc,
+        post_only: false,
+        stp: StpMode::CancelNewest,
+    })
+}
+
+#[tokio::test]
+async fn orders_are_acknowledged_queried_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = start(dir.path(), |_| {}).await;
+    let c = client(shard.addr);
+
+    let ack = c.submit(limit(1, 1, Side::Buy, 100, 5)).await.unwrap();
+    assert_eq!(ack.command_seq, 1);
+    assert!(matches!(ack.events[0].kind, EventKind::Accepted(_)));
+    let ack = c.submit(limit(2, 1, Side::Sell, 100, 2)).await.unwrap();
+    assert!(
+        ack.events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Trade(_)))
+    );
+    // The same client order id again is a duplicate, never a second order.
+    let dup = c.submit(limit(1, 1, Side::Buy, 100, 5)).await.unwrap();
+    assert!(matches!(dup.events[0].kind, EventKind::Rejected(r) if r.reason.code() == "duplicate"));
+
+    let open = c.open_orders(AccountId(1), None).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].remaining, Quantity(3));
+    let depth = c.depth(MarketId(1), 5).await.unwrap().unwrap();
+    assert_eq!(depth.bids[0].quantity, Quantity(3));
+    assert!(c.depth(MarketId(9), 5).await.unwrap().is_none());
+    // A market the shard does not own is a clear reject.
+    let mut other = limit(1, 2, Side::Buy, 100, 1);
+    if let CommandKind::NewOrder(o) = &mut other {
+        o.market = MarketId(77);
+    }
+    let ack = c.submit(other).await.unwrap();
+    assert!(
+        matches!(ack.events[0].kind, EventKind::Rejected(r) if r.reason.code() == "unknown_market")
+    );
+    let (cmd, ev) = c.ping().await.unwrap();
+    assert_eq!(cmd, 4);
+    shard.shutdown().await;
+
+    // Restart: the state is back, and sequence numbers continue.
+    let shard = start(dir.path(), |_| {}).await;
+    let c = client(shard.addr);
+    assert_eq!(c.ping().await.unwrap(), (cmd, ev));
+    let open = c.open_orders(AccountId(1), None).await.unwrap();
+    assert_eq!(open.len(), 1);
+    let ack = c
+        .submit(CommandKind::Cancel(Cancel {
+            account: AccountId(1),
+            order: OrderRef::Id(open[0].order_id),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ack.command_seq, cmd + 1);
+    assert_eq!(ack.events[0].seq.0, ev + 1);
+    shard.shutdown().await;
+}
+
+/// Collects `n` events from a subscription.
+async fn take(sub: &mut matcher::client::Subscription, n: usize) -> Vec<Event> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let e = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("feed stalled")
+            .expect("feed closed")
+            .unwrap();
+        out.push(e);
+    }
+    out
+}
+
+#[tokio::test]
+async fn feed_serves_from_zero_middle_and_head_without_gap_or_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = start(dir.path(), |_| {}).await;
+    let c = client(shard.addr);
+    let mut all = Vec::new();
+    for i in 0..200u64 {
+        let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+        let ack = c
+            .submit(limit(i % 3, i, side, 100 + (i % 5) as i64 - 2, 1 + i % 4))
+            .await
+            .unwrap();
+        all.extend(ack.events);
+    }
+    let total = all.len();
+    assert_eq!(all.last().unwrap().seq.0, total as u64);
+
+    // From 0: everything, from the journal.
+    let mut from_zero = c.subscribe(0).await.unwrap();
+    assert_eq!(take(&mut from_zero, total).await, all);
+    // From the middle.
+    let mid = total / 2;
+    let mut from_mid = c.subscribe(mid as u64 + 1).await.unwrap();
+    assert_eq!(take(&mut from_mid, total - mid).await, all[mid..].to_vec());
+    // From the head: only what comes next, live.
+    let mut from_head = c.subscribe(total as u64 + 1).await.unwrap();
+
+    // More commands while the subscriptions are live: all three see them, once each.
+    let mut more = Vec::new();
+    for i in 200..260u64 {
+        let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+        more.extend(
+            c.submit(limit(i % 3, i, side, 100, 1))
+                .await
+                .unwrap()
+                .events,
+        );
+    }
+    assert_eq!(take(&mut from_zero, more.len()).await, more);
+    assert_eq!(take(&mut from_mid, more.len()).await, more);
+    assert_eq!(take(&mut from_head, more.len()).await, more);
+
+    // A subscriber that disconnects and resumes from its last sequence sees every event
+    // exactly once.
+    drop(from_head);
+    let last_seen = more[more.len() / 2].seq.0;
+    let mut resumed = c.subscribe(last_seen + 1).await.unwrap();
+    let expected: Vec<Event> = more
+        .iter()
+        .filter(|e| e.seq.0 > last_seen)
+        .copied()
+        .collect();
+    assert_eq!(take(&mut resumed, expected.len()).await, expected);
+    shard.shutdown().await;
+}
+
+#[tokio::test]
+async fn snapshot_on_request_then_recovery_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = start(dir.path(), |_| {}).await;
+    let c = client(shard.addr);
+    for i in 0..50u64 {
+        c.submit(limit(1, i, Side::Buy, 50 + i as i64, 1))
+            .await
+            .unwrap();
+    }
+    assert_eq!(c.snapshot().await.unwrap(), 50);
+    for i in 50..60u64 {
+        c.submit(limit(1, i, Side::Buy, 50 + i as i64, 1))
+            .await
+            .unwrap();
+    }
+    let before = c.ping().await.unwrap();
+    shard.shutdown().await;
+    assert_eq!(shard::list_snapshots(dir.path()).unwrap()[0].0, 50);
+
+    let config = ShardConfig::new(engine_config(), dir.path().to_owned());
+    let recovered = shard::recover(&ShardConfig {
+        segment_size: 256 * 1024,
+        ..config
+    })
+    .unwrap();
+    assert_eq!(recovered.snapshot_seq, Some(50));
+    assert_eq!(recovered.replayed, 10);
+    assert_eq!(recovered.command_seq, before.0);
+    assert_eq!(recovered.engine.open_orders(AccountId(1), None).len(), 60);
+}
+
+#[tokio::test]
+async fn malformed_input_closes_only_that_connection_with_an_error_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = start(dir.path(), |_| {}).await;
+    let c = client(shard.addr);
+    c.submit(limit(1, 1, Side::Buy, 100, 1)).await.unwrap();
+
+    for garbage in [
+        // A valid length, then a request type that does not exist.
+        {
+            let mut f = vec![];
+            f.extend_from_slice(&10u32.to_le_bytes());
+            f.extend_from_slice(&[1, 99, 7, 0, 0, 0, 0, 0, 0, 0]);
+            f
+        },
+        // A wrong protocol version.
+        {
+            let mut f = vec![];
+            encode_request(&mut f, 5, &Request::Ping);
+            f[4] = 9;
+            f
+        },
+        // A frame larger than the limit.
+        (u32::MAX).to_le_bytes().to_vec(),
+    ] {
+        let mut s = TcpStream::connect(shard.addr).await.unwrap();
+        s.write_all(&garbage).await.unwrap();
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+            .await
+            .expect("connection closed")
+            .unwrap();
+        let (_, response) = decode_response(&buf[4..]).unwrap();
+        assert!(
+            matches!(response, Response::Error { code, .. } if code != ErrorCode::Internal),
+            "{response:?}"
+        );
+    }
+    // The shard and other connections are unaffected.
+    let ack = c.submit(limit(1, 2, Side::Buy, 100, 1)).await.unwrap();
+    assert_eq!(ack.command_seq, 2);
+    shard.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stopped_shard_answers_unavailable_quickly_and_clients_reconnect() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = start(dir.path(), |_| {}).await;
+    let addr = shard.addr;
+    let c = client(addr);
+    c.submit(limit(1, 1, Side::Buy, 100, 1)).await.unwrap();
+    shard.shutdown().await;
+    let err = c.ping().await.unwrap_err();
+    assert!(err.retryable(), "{err}");
+    // Nothing listens: the dial fails and the client backs off, failing fast.
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        let err = c.ping().await.unwrap_err();
+        assert!(
+            matches!(err, ClientError::Unavailable(_) | ClientError::Disconnected),
+            "{err}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Restarted on the same address: the client reconnects once its backoff passes.
+    let listener = loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => break l,
+            Err(_) => tokio::task::yield_now().await,
+        }
+    };
+    let mut config = ShardConfig::new(engine_config(), dir.path().to_owned());
+    config.segment_size = 256 * 1024;
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(shard::run(config, listener, stop.clone()));
+    let mut answer = c.ping().await;
+    for _ in 0..100 {
+        if answer.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = c.ping().await;
+    }
+    assert_eq!(answer.unwrap().0, 1);
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
