@@ -1,5 +1,6 @@
 //! The matcher's integration tests: one binary, one module per concern.
 
+mod crash;
 mod journal;
 mod prop;
 mod reference;
