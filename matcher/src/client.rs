@@ -285,19 +285,19 @@ impl ShardClient {
     async fn connection(&self) -> Result<Arc<Conn>, ClientError> {
         let i = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut slot = self.slots[i].lock().await;
-        if let Some(c) = &slot.conn {
-            if c.alive.load(Ordering::Acquire) {
-                return Ok(Arc::clone(c));
-            }
+        if let Some(c) = &slot.conn
+            && c.alive.load(Ordering::Acquire)
+        {
+            return Ok(Arc::clone(c));
         }
         slot.conn = None;
-        if let Some(at) = slot.retry_at {
-            if Instant::now() < at {
-                return Err(ClientError::Unavailable(format!(
-                    "backing off after failed connection attempts to {}",
-                    self.config.addr
-                )));
-            }
+        if let Some(at) = slot.retry_at
+            && Instant::now() < at
+        {
+            return Err(ClientError::Unavailable(format!(
+                "backing off after failed connection attempts to {}",
+                self.config.addr
+            )));
         }
         match self.dial().await {
             Ok(c) => {

@@ -70,10 +70,10 @@ impl ClientIds {
             self.map.remove(&key);
             return;
         }
-        if self.recent.len() == self.window {
-            if let Some(oldest) = self.recent.pop_front() {
-                self.map.remove(&oldest);
-            }
+        if self.recent.len() == self.window
+            && let Some(oldest) = self.recent.pop_front()
+        {
+            self.map.remove(&oldest);
         }
         self.recent.push_back(key);
         self.map.insert(key, ClientIdState::Recent(id));

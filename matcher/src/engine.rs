@@ -52,7 +52,7 @@
 //! back of its new level with whatever is left (or is `Done`).
 //!
 //! **Cancel-all** cancels the account's resting orders (in one market, if given) oldest
-//! first, each `Cancelled(user)` + `Done`. An unknown market rejects `unknown_market`.
+//! first (by acceptance, i.e. order id; an amend does not change an order's age), each `Cancelled(user)` + `Done`. An unknown market rejects `unknown_market`.
 
 use rustc_hash::FxBuildHasher;
 
@@ -677,7 +677,7 @@ fn check_price(config: &MarketConfig, price: Price) -> Result<(), RejectReason> 
 fn check_quantity(config: &MarketConfig, quantity: Quantity) -> Result<(), RejectReason> {
     if quantity.is_zero() {
         Err(RejectReason::ZeroQuantity)
-    } else if quantity.0 % config.lot_size() != 0 {
+    } else if !quantity.0.is_multiple_of(config.lot_size()) {
         Err(RejectReason::QuantityNotOnLot)
     } else if quantity > config.max_quantity() {
         Err(RejectReason::QuantityTooLarge)

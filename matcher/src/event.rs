@@ -67,10 +67,13 @@ pub struct Rejected {
     pub command: CommandType,
     /// Who sent it.
     pub account: AccountId,
-    /// The client order id it carried, if any (a new order's own, or the one it targeted).
+    /// The client order id the command itself carried, if any: a new order's own, or
+    /// the one a cancel or amend named its target by (`None` when it named the order by
+    /// engine id).
     pub client_order_id: Option<ClientOrderId>,
     /// The order concerned, if one is known: the target of a cancel or amend, or for
-    /// [`RejectReason::Duplicate`] the live order holding the client order id.
+    /// [`RejectReason::Duplicate`] the order holding the client order id (live, or
+    /// finished but still inside the recent window).
     pub order_id: Option<OrderId>,
     /// Why.
     pub reason: RejectReason,

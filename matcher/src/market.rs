@@ -82,7 +82,7 @@ impl MarketConfig {
                 max: MAX_LEVELS,
             });
         }
-        if max_quantity.0 == 0 || max_quantity.0 % lot_size != 0 {
+        if max_quantity.0 == 0 || !max_quantity.0.is_multiple_of(lot_size) {
             return Err(MarketConfigError::BadMaxQuantity);
         }
         if max_resting_orders == 0 {
@@ -217,7 +217,7 @@ impl std::str::FromStr for MarketConfig {
 
 #[inline]
 fn on_tick(price: Price, tick_size: u64) -> bool {
-    price.0.unsigned_abs() % tick_size == 0
+    price.0.unsigned_abs().is_multiple_of(tick_size)
 }
 
 /// Whether `price` is a multiple of the tick size (prices are anchored at zero, so a

@@ -170,7 +170,7 @@ impl Engine {
                 && !v.remaining.is_zero()
                 && v.quantity.0 == v.filled.0.saturating_add(v.remaining.0)
                 && v.quantity <= config.max_quantity()
-                && engine.orders.ids.get(&v.order_id).is_none()
+                && !engine.orders.ids.contains_key(&v.order_id)
                 && engine
                     .orders
                     .client_ids
@@ -222,10 +222,10 @@ impl Engine {
                 .push_back(&mut engine.orders.pool, o.level, slot);
         }
         for book in &engine.books {
-            if let (Some(b), Some(a)) = (book.bids.best(), book.asks.best()) {
-                if b >= a {
-                    return mismatch(format!("market {} is crossed", book.config.id().0));
-                }
+            if let (Some(b), Some(a)) = (book.bids.best(), book.asks.best())
+                && b >= a
+            {
+                return mismatch(format!("market {} is crossed", book.config.id().0));
             }
         }
         for (account, client_order_id, id) in &snapshot.recent {

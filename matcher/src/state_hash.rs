@@ -1,7 +1,7 @@
 //! A hash of everything that decides the engine's future behaviour, stable across runs,
 //! builds and machines: two engines with equal hashes answer every command alike.
 //!
-//! It covers the sequence and order-id counters, every market's rules and resting orders
+//! It covers the sequence and order-id counters, the client id window's size, every market's rules and resting orders
 //! in priority order, and the recent client-order-id window. It never walks a hash map
 //! (whose order is an accident of layout), only the books and the window.
 
@@ -11,7 +11,7 @@ use crate::engine::Engine;
 use crate::pool::Order;
 
 /// Format of the hashed byte stream; bump when the set of hashed fields changes.
-const STATE_HASH_VERSION: u8 = 1;
+const STATE_HASH_VERSION: u8 = 2;
 
 impl Engine {
     /// XXH3-64 of the engine's observable state.
@@ -21,6 +21,7 @@ impl Engine {
         h.update(&[STATE_HASH_VERSION]);
         h.update(&self.out.seq.to_le_bytes());
         h.update(&self.next_order_id.to_le_bytes());
+        h.update(&self.client_id_window.to_le_bytes());
         for book in &self.books {
             let c = &book.config;
             h.update(&c.id().0.to_le_bytes());

@@ -104,7 +104,7 @@ pub fn read_frame(buf: &[u8]) -> Frame<'_> {
             Frame::Invalid("zero length with a checksum")
         };
     }
-    if len < PAYLOAD_HEADER || len > MAX_RECORD {
+    if !(PAYLOAD_HEADER..=MAX_RECORD).contains(&len) {
         return Frame::Invalid("implausible length");
     }
     let Some(payload) = buf.get(FRAME_HEADER..FRAME_HEADER + len) else {

@@ -198,22 +198,20 @@ pub fn scan(dir: &Path, repair: bool, segment_size: u64) -> Result<JournalScan, 
                     };
                     let tail = &seg.bytes[pos.min(seg.bytes.len())..];
                     let clean = reason.is_empty() && tail.iter().all(|b| *b == 0);
-                    if !clean {
-                        if let Some(at) = later_record(&loaded, i, pos, expect) {
-                            return Err(JournalError::Corrupt {
-                                path: seg.path.clone(),
-                                offset: pos as u64,
-                                reason: format!(
-                                    "{} (a valid record follows at {})",
-                                    if reason.is_empty() {
-                                        "bytes after the end marker"
-                                    } else {
-                                        reason
-                                    },
-                                    at
-                                ),
-                            });
-                        }
+                    if !clean && let Some(at) = later_record(&loaded, i, pos, expect) {
+                        return Err(JournalError::Corrupt {
+                            path: seg.path.clone(),
+                            offset: pos as u64,
+                            reason: format!(
+                                "{} (a valid record follows at {})",
+                                if reason.is_empty() {
+                                    "bytes after the end marker"
+                                } else {
+                                    reason
+                                },
+                                at
+                            ),
+                        });
                     }
                     break if clean {
                         SegmentState::Clean
@@ -285,17 +283,17 @@ pub fn scan(dir: &Path, repair: bool, segment_size: u64) -> Result<JournalScan, 
     if repair {
         // The segment that will be appended to must be whole again if a crash (or an
         // operator) cut the file short.
-        if let Some(last) = segments.last_mut() {
-            if last.file_len < segment_size {
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&last.path)
-                    .map_err(|e| JournalError::io(&last.path, e))?;
-                f.set_len(segment_size)
-                    .and_then(|()| f.sync_all())
-                    .map_err(|e| JournalError::io(&last.path, e))?;
-                last.file_len = segment_size;
-            }
+        if let Some(last) = segments.last_mut()
+            && last.file_len < segment_size
+        {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&last.path)
+                .map_err(|e| JournalError::io(&last.path, e))?;
+            f.set_len(segment_size)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| JournalError::io(&last.path, e))?;
+            last.file_len = segment_size;
         }
     }
     Ok(JournalScan {
@@ -318,12 +316,10 @@ fn later_record(loaded: &[Loaded], i: usize, pos: usize, expect: u64) -> Option<
         if b.len() > FRAME_HEADER + 10
             && b[FRAME_HEADER] == RECORD_VERSION
             && b[FRAME_HEADER + 1] == 1
+            && let Frame::Valid { payload, .. } = read_frame(b)
+            && super::record::payload_command_seq(payload).is_some_and(|s| s >= expect)
         {
-            if let Frame::Valid { payload, .. } = read_frame(b) {
-                if super::record::payload_command_seq(payload).is_some_and(|s| s >= expect) {
-                    return Some(format!("offset {q}"));
-                }
-            }
+            return Some(format!("offset {q}"));
         }
         q += 1;
     }

@@ -110,10 +110,10 @@ pub fn segment_starts(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     for path in list_files(dir)? {
         let mut h = [0u8; SEGMENT_HEADER];
         let read = File::open(&path).and_then(|mut f| f.read_exact(&mut h));
-        if read.is_ok() {
-            if let Some(Header::Segment { first_command_seq }) = decode_header(&h) {
-                out.push((first_command_seq, path));
-            }
+        if read.is_ok()
+            && let Some(Header::Segment { first_command_seq }) = decode_header(&h)
+        {
+            out.push((first_command_seq, path));
         }
     }
     out.sort();

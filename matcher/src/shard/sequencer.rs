@@ -118,19 +118,18 @@ impl Sequencer {
                     self.shared.failed.store(true, Ordering::Release);
                 }
             }
-            if let Some(seq) = snapshot_at {
-                if let Some(image) = self
+            if let Some(seq) = snapshot_at
+                && let Some(image) = self
                     .engine
                     .continue_snapshot(self.config.snapshot_chunks_per_turn)
-                {
-                    snapshot_at = None;
-                    let job = SnapshotJob {
-                        image,
-                        command_seq: seq,
-                        waiters: std::mem::take(&mut snapshot_waiters),
-                    };
-                    let _ = self.snapshots.send(job);
-                }
+            {
+                snapshot_at = None;
+                let job = SnapshotJob {
+                    image,
+                    command_seq: seq,
+                    waiters: std::mem::take(&mut snapshot_waiters),
+                };
+                let _ = self.snapshots.send(job);
             }
             if did == 0 {
                 let stopping = self.shared.stopping.load(Ordering::Acquire);

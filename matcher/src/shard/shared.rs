@@ -82,10 +82,10 @@ impl Shared {
     /// Wakes the matching thread if it is parked.
     #[inline]
     pub(crate) fn wake_matcher(&self) {
-        if self.sleeping.load(Ordering::SeqCst) {
-            if let Some(t) = self.matcher.get() {
-                t.unpark();
-            }
+        if self.sleeping.load(Ordering::SeqCst)
+            && let Some(t) = self.matcher.get()
+        {
+            t.unpark();
         }
     }
 

@@ -33,7 +33,7 @@ pub fn list_snapshots(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
             out.push((seq, path));
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
     Ok(out)
 }
 

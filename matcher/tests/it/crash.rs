@@ -93,10 +93,10 @@ async fn spawn_shard(dir: &Path, archive: &Path, port: u16) -> Child_ {
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let _ = writeln!(log, "{line}");
-            if line.contains("shard serving") {
-                if let Some(r) = ready.take() {
-                    let _ = r.send(Ok(()));
-                }
+            if line.contains("shard serving")
+                && let Some(r) = ready.take()
+            {
+                let _ = r.send(Ok(()));
             }
         }
         if let Some(r) = ready.take() {
@@ -149,7 +149,7 @@ async fn drive(
                 })
             } else {
                 n += 1;
-                let side = if (r >> 4) % 2 == 0 {
+                let side = if (r >> 4).is_multiple_of(2) {
                     Side::Buy
                 } else {
                     Side::Sell

@@ -5,13 +5,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use matcher::journal::{
-    self, JournalConfig, JournalError, JournalWriter, SEGMENT_HEADER, SegmentState,
-    encode_record,
+    self, JournalConfig, JournalError, JournalWriter, SEGMENT_HEADER, SegmentState, encode_record,
 };
 use matcher::{
-    AccountId, ClientOrderId, Command, CommandKind, Engine, EngineConfig, MarketConfig,
-    MarketId, NewOrder, OrderType, Price, Quantity, Side, StpMode, Symbol, TimeInForce,
-    Timestamp,
+    AccountId, ClientOrderId, Command, CommandKind, Engine, EngineConfig, MarketConfig, MarketId,
+    NewOrder, OrderType, Price, Quantity, Side, StpMode, Symbol, TimeInForce, Timestamp,
 };
 
 fn engine() -> Engine {
@@ -35,7 +33,11 @@ fn engine() -> Engine {
 }
 
 fn command(i: u64) -> Command {
-    let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+    let side = if i.is_multiple_of(2) {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
     Command {
         timestamp: Timestamp(i),
         kind: CommandKind::NewOrder(NewOrder {
@@ -186,7 +188,10 @@ fn torn_last_record_is_truncated_at_every_byte_offset() {
                 SegmentState::TornTail { offset, .. } if offset == start
             );
             // Cutting at offset 0 leaves a clean end: nothing of the record was written.
-            assert!(torn || (!corrupt && cut == 0), "cut {cut} corrupt {corrupt}");
+            assert!(
+                torn || (!corrupt && cut == 0),
+                "cut {cut} corrupt {corrupt}"
+            );
             // Repaired: a second scan is clean, and the file is whole again.
             let again = journal::scan(dir.path(), false, seg_size).unwrap();
             assert_eq!(again.segments.last().unwrap().state, SegmentState::Clean);

@@ -44,7 +44,11 @@ fn commands(n: usize, seed: u64) -> Vec<Command> {
         let kind = match (r >> 16) % 10 {
             0..=6 => {
                 placed += 1;
-                let side = if (r >> 24) % 2 == 0 { Side::Buy } else { Side::Sell };
+                let side = if (r >> 24) % 2 == 0 {
+                    Side::Buy
+                } else {
+                    Side::Sell
+                };
                 let off = ((r >> 32) % 300) as i64;
                 let price = match side {
                     Side::Buy => 1000 - off,
@@ -59,10 +63,16 @@ fn commands(n: usize, seed: u64) -> Vec<Command> {
                     order_type: if marketable {
                         OrderType::Market
                     } else {
-                        OrderType::Limit { price: Price(price) }
+                        OrderType::Limit {
+                            price: Price(price),
+                        }
                     },
                     quantity: Quantity(1 + (r >> 48) % 50),
-                    time_in_force: if marketable { TimeInForce::Ioc } else { TimeInForce::Gtc },
+                    time_in_force: if marketable {
+                        TimeInForce::Ioc
+                    } else {
+                        TimeInForce::Gtc
+                    },
                     post_only: false,
                     stp: StpMode::DecrementAndCancel,
                 })
@@ -89,8 +99,12 @@ fn snapshot_taken_while_running_restores_the_state_at_its_start() {
     for c in before {
         live.process(c);
     }
-    let resting = live.resting_count(MarketId(1)).unwrap() + live.resting_count(MarketId(2)).unwrap();
-    assert!(resting > 8_192, "the pool must span several copy chunks ({resting})");
+    let resting =
+        live.resting_count(MarketId(1)).unwrap() + live.resting_count(MarketId(2)).unwrap();
+    assert!(
+        resting > 8_192,
+        "the pool must span several copy chunks ({resting})"
+    );
     let hash_at_start = live.state_hash();
     assert!(live.begin_snapshot());
     assert!(!live.begin_snapshot(), "one snapshot at a time");
@@ -106,7 +120,11 @@ fn snapshot_taken_while_running_restores_the_state_at_its_start() {
     }
     let image = image.expect("the copy finishes within the run");
     let bytes = image.encode(before.len() as u64);
-    assert_eq!(bytes, image.encode(before.len() as u64), "deterministic bytes");
+    assert_eq!(
+        bytes,
+        image.encode(before.len() as u64),
+        "deterministic bytes"
+    );
     let snapshot = decode_snapshot(&bytes).unwrap();
     assert_eq!(snapshot.command_seq, before.len() as u64);
 
@@ -124,7 +142,10 @@ fn snapshot_of_an_empty_engine_and_damage_detection() {
     let bytes = e.snapshot_now().encode(0);
     let s = decode_snapshot(&bytes).unwrap();
     assert!(s.orders.is_empty());
-    assert_eq!(Engine::restore(config(), &s).unwrap().state_hash(), e.state_hash());
+    assert_eq!(
+        Engine::restore(config(), &s).unwrap().state_hash(),
+        e.state_hash()
+    );
 
     for c in commands(500, 3) {
         e.process(&c);
