@@ -124,9 +124,14 @@ pub fn segment_starts(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 /// temporary name then renamed into place, so that a crash never leaves a half-made spare
 /// that looks usable.
 ///
+/// With `gentle`, the zeros go out in small synced steps: a spare made in the background
+/// while the shard is serving must never queue megabytes of writeback in front of the
+/// journal's own `fdatasync` (measured: an unthrottled 256 MiB fill stalled durable acks
+/// for over half a second).
+///
 /// # Errors
 /// I/O errors.
-pub(crate) fn create_spare(dir: &Path, name: &str, size: u64) -> io::Result<PathBuf> {
+pub(crate) fn create_spare(dir: &Path, name: &str, size: u64, gentle: bool) -> io::Result<PathBuf> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(format!("{name}{SEGMENT_SUFFIX}"));
     {
@@ -135,11 +140,14 @@ pub(crate) fn create_spare(dir: &Path, name: &str, size: u64) -> io::Result<Path
             .create(true)
             .truncate(true)
             .open(&tmp)?;
-        let chunk = vec![0u8; 1 << 20];
+        let chunk = vec![0u8; if gentle { 256 << 10 } else { 1 << 20 }];
         let mut left = size;
         while left > 0 {
             let n = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
             f.write_all(&chunk[..n])?;
+            if gentle {
+                f.sync_data()?;
+            }
             left -= n as u64;
         }
         f.sync_all()?;

@@ -65,7 +65,7 @@ impl JournalWriter {
                             .duration_since(UNIX_EPOCH)
                             .map_or(0, |d| d.as_nanos())
                     );
-                    if ready_tx.send(create_spare(&prep_dir, &name, size)).is_err() {
+                    if ready_tx.send(create_spare(&prep_dir, &name, size, true)).is_err() {
                         return;
                     }
                 }
@@ -94,7 +94,7 @@ impl JournalWriter {
             None => {
                 let spare = match ready.pop() {
                     Some((p, _)) => p,
-                    None => create_spare(&dir, "spare-initial", config.segment_size)
+                    None => create_spare(&dir, "spare-initial", config.segment_size, false)
                         .map_err(|e| JournalError::io(&dir, e))?,
                 };
                 let first = scan.last_command_seq + 1;
@@ -108,6 +108,13 @@ impl JournalWriter {
                 (file, path, SEGMENT_HEADER as u64, len)
             }
         };
+        if ready.is_empty() {
+            // The next segment is made now, before serving, rather than in the background
+            // under the first load.
+            let spare = create_spare(&dir, "spare-next", config.segment_size, false)
+                .map_err(|e| JournalError::io(&dir, e))?;
+            ready.push((spare, config.segment_size));
+        }
         let writer = Self {
             config,
             file,
@@ -119,9 +126,6 @@ impl JournalWriter {
             spare_ready: ready_rx,
             preparer: Some(preparer),
         };
-        if writer.ready.is_empty() {
-            writer.request_spare();
-        }
         Ok(writer)
     }
 
@@ -197,13 +201,13 @@ impl JournalWriter {
                 // None prepared yet: wait for the one being made.
                 match self.spare_ready.recv() {
                     Ok(s) => s.map_err(|e| JournalError::io(&dir, e))?,
-                    Err(_) => create_spare(&dir, "spare-sync", self.config.segment_size)
+                    Err(_) => create_spare(&dir, "spare-sync", self.config.segment_size, false)
                         .map_err(|e| JournalError::io(&dir, e))?,
                 }
             }
             None => {
                 // A record larger than a segment gets a segment of its own size.
-                create_spare(&dir, &format!("spare-oversize-{first_seq}"), need)
+                create_spare(&dir, &format!("spare-oversize-{first_seq}"), need, false)
                     .map_err(|e| JournalError::io(&dir, e))?
             }
         };
