@@ -34,8 +34,10 @@ pub(crate) enum ClientIdState {
 #[derive(Debug)]
 pub(crate) struct ClientIds {
     map: FxHashMap<ClientKey, ClientIdState>,
-    /// Finished orders' keys, oldest first; at most `window` long.
-    recent: VecDeque<ClientKey>,
+    /// Finished orders' keys and ids, oldest first; at most `window` long. The id is kept
+    /// here as well as in the map so that a snapshot copies the window without a lookup
+    /// per entry.
+    recent: VecDeque<(ClientKey, OrderId)>,
     window: usize,
 }
 
@@ -71,24 +73,16 @@ impl ClientIds {
             return;
         }
         if self.recent.len() == self.window
-            && let Some(oldest) = self.recent.pop_front()
+            && let Some((oldest, _)) = self.recent.pop_front()
         {
             self.map.remove(&oldest);
         }
-        self.recent.push_back(key);
+        self.recent.push_back((key, id));
         self.map.insert(key, ClientIdState::Recent(id));
     }
 
     /// The recent window, oldest first, with each finished order's id.
     pub(crate) fn recent(&self) -> impl Iterator<Item = (ClientKey, OrderId)> + '_ {
-        self.recent.iter().map(|k| {
-            let id = match self.map.get(k) {
-                Some(ClientIdState::Recent(id)) => *id,
-                // Every key in the ring maps to Recent: keys enter the ring only through
-                // `retire`, and a key in the map is never reused.
-                _ => OrderId(0),
-            };
-            (*k, id)
-        })
+        self.recent.iter().copied()
     }
 }

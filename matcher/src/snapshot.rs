@@ -2,7 +2,7 @@
 //!
 //! [`Engine::begin_snapshot`] records the small state (counters, rules, the recent client
 //! id window) and switches the order pool to copy-on-write: before a command first changes
-//! a chunk of 4,096 slots, the chunk's old contents are copied. Between commands, the
+//! a chunk of 256 slots, the chunk's old contents are copied. Between commands, the
 //! caller moves the copy along with [`Engine::continue_snapshot`], a few chunks at a time.
 //! No single step copies more than its budget of chunks (plus the chunks a command
 //! touches), so even with a million resting orders the matching loop is never held for

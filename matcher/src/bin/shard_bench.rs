@@ -12,6 +12,12 @@
 //! `bench=shard rate=<offered|max> orders_per_s=<int> ack_p50_us=<int> ack_p99_us=<int>
 //! ack_p999_us=<int> fsync_p50_us=<int> fsync_p99_us=<int>`
 
+// Benchmark arithmetic: durations and counts far below the types' limits.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
@@ -25,8 +31,8 @@ use hdrhistogram::Histogram;
 use matcher::protocol::{Request, encode_request};
 use matcher::shard::{self, ShardConfig};
 use matcher::{
-    AccountId, Cancel, ClientOrderId, CommandKind, EngineConfig, MarketConfig, MarketId,
-    NewOrder, OrderRef, OrderType, Price, Quantity, Side, StpMode, Symbol, TimeInForce,
+    AccountId, Cancel, ClientOrderId, CommandKind, EngineConfig, MarketConfig, MarketId, NewOrder,
+    OrderRef, OrderType, Price, Quantity, Side, StpMode, Symbol, TimeInForce,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -85,7 +91,11 @@ fn command(rng: &mut Rng, conn: u64, k: u64) -> CommandKind {
             market: MarketId(1),
             account,
             client_order_id: cid(k),
-            side: if (r >> 4) & 1 == 0 { Side::Buy } else { Side::Sell },
+            side: if (r >> 4) & 1 == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
             order_type: OrderType::Market,
             quantity: Quantity(1 + (r >> 16) % 200),
             time_in_force: TimeInForce::Ioc,
@@ -93,7 +103,11 @@ fn command(rng: &mut Rng, conn: u64, k: u64) -> CommandKind {
             stp: StpMode::CancelNewest,
         }),
         _ => {
-            let side = if (r >> 4) & 1 == 0 { Side::Buy } else { Side::Sell };
+            let side = if (r >> 4) & 1 == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
             let off = ((r >> 8) % 51) as i64;
             let price = match side {
                 Side::Buy => MID - off,
@@ -104,7 +118,9 @@ fn command(rng: &mut Rng, conn: u64, k: u64) -> CommandKind {
                 account,
                 client_order_id: cid(k),
                 side,
-                order_type: OrderType::Limit { price: Price(price) },
+                order_type: OrderType::Limit {
+                    price: Price(price),
+                },
                 quantity: Quantity(1 + (r >> 16) % 100),
                 time_in_force: TimeInForce::Gtc,
                 post_only: false,
@@ -131,7 +147,8 @@ fn fsync_probe(dir: &Path, n: usize) -> Histogram<u64> {
     let mut h = Histogram::<u64>::new(3).expect("histogram");
     for i in 0..n {
         let t = Instant::now();
-        f.write_all_at(&block, i as u64 * 4096).expect("probe write");
+        f.write_all_at(&block, i as u64 * 4096)
+            .expect("probe write");
         f.sync_data().expect("probe sync");
         let _ = h.record(t.elapsed().as_micros() as u64);
     }
@@ -215,7 +232,8 @@ fn main() {
     let duration = Duration::from_secs(args.duration);
     // Intended send times (ns since start), indexed by request id.
     let capacity = offered.map_or(40_000_000, |r| (r * args.duration + 1024) as usize);
-    let intended: Arc<Vec<AtomicU64>> = Arc::new((0..capacity).map(|_| AtomicU64::new(0)).collect());
+    let intended: Arc<Vec<AtomicU64>> =
+        Arc::new((0..capacity).map(|_| AtomicU64::new(0)).collect());
     let acked = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let start = Instant::now() + Duration::from_millis(300);
@@ -250,7 +268,8 @@ fn main() {
                 let now = start.elapsed().as_nanos() as u64;
                 let mut at = 0;
                 while have - at >= 4 {
-                    let len = u32::from_le_bytes(buf[at..at + 4].try_into().unwrap_or([0; 4])) as usize;
+                    let len =
+                        u32::from_le_bytes(buf[at..at + 4].try_into().unwrap_or([0; 4])) as usize;
                     if have - at < 4 + len {
                         break;
                     }

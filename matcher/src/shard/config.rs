@@ -64,7 +64,7 @@ pub struct ShardConfig {
     pub core: Option<usize>,
     /// Idle behaviour of the matching thread.
     pub wait: WaitStrategy,
-    /// Pool chunks (4,096 orders each) a running snapshot copies per loop turn.
+    /// Pool chunks (256 orders each) a running snapshot copies per loop turn.
     pub snapshot_chunks_per_turn: usize,
     /// The timestamp source.
     pub clock: Arc<dyn Clock>,
@@ -106,7 +106,7 @@ impl ShardConfig {
             max_in_flight: 4_096,
             core: None,
             wait: WaitStrategy::SpinThenPark,
-            snapshot_chunks_per_turn: 4,
+            snapshot_chunks_per_turn: 16,
             clock: Arc::new(SystemClock),
         }
     }
