@@ -65,7 +65,10 @@ impl JournalWriter {
                             .duration_since(UNIX_EPOCH)
                             .map_or(0, |d| d.as_nanos())
                     );
-                    if ready_tx.send(create_spare(&prep_dir, &name, size, true)).is_err() {
+                    if ready_tx
+                        .send(create_spare(&prep_dir, &name, size, true))
+                        .is_err()
+                    {
                         return;
                     }
                 }
