@@ -41,9 +41,6 @@ pub(crate) fn run(jobs: Receiver<SnapshotJob>, shared: Arc<Shared>, config: Shar
                     took_ms = started.elapsed().as_millis(),
                     "snapshot written"
                 );
-                answer(&Response::SnapshotTaken {
-                    command_seq: job.command_seq,
-                });
                 match retain(
                     &config.data_dir,
                     config.keep_snapshots,
@@ -55,6 +52,9 @@ pub(crate) fn run(jobs: Receiver<SnapshotJob>, shared: Arc<Shared>, config: Shar
                     Ok(_) => {}
                     Err(e) => error!(error = %e, "journal retention failed"),
                 }
+                answer(&Response::SnapshotTaken {
+                    command_seq: job.command_seq,
+                });
             }
             Err(e) => {
                 error!(error = %e, "snapshot write failed");
