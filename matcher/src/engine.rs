@@ -54,8 +54,6 @@
 //! **Cancel-all** cancels the account's resting orders (in one market, if given) oldest
 //! first (by acceptance, i.e. order id; an amend does not change an order's age), each `Cancelled(user)` + `Done`. An unknown market rejects `unknown_market`.
 
-use rustc_hash::FxBuildHasher;
-
 use crate::accounts::Accounts;
 use crate::book::Book;
 use crate::client_ids::{ClientIdState, ClientIds, ClientKey};
@@ -70,8 +68,6 @@ use crate::types::{
     AccountId, ClientOrderId, MarketId, OrderId, OrderType, Price, Quantity, Seq, Side, StpMode,
     TimeInForce, Timestamp,
 };
-
-type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
 
 /// How an engine is built.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,7 +156,7 @@ impl Out {
 #[derive(Debug)]
 pub(crate) struct Orders {
     pub(crate) pool: OrderPool,
-    pub(crate) ids: FxHashMap<OrderId, u32>,
+    pub(crate) ids: crate::order_ids::OrderIds,
     pub(crate) client_ids: ClientIds,
     pub(crate) accounts: Accounts,
 }
@@ -170,15 +166,13 @@ impl Orders {
     #[inline]
     pub(crate) fn insert(&mut self, order: Order) -> Option<u32> {
         let slot = self.pool.alloc(order)?;
-        self.ids.insert(order.id, slot);
+        self.ids.insert(&self.pool, order.id, slot);
         self.accounts.push(&mut self.pool, slot);
-        self.client_ids.set_live(
-            ClientKey {
-                account: order.account,
-                client_order_id: order.client_order_id,
-            },
-            slot,
-        );
+        let key = ClientKey {
+            account: order.account,
+            client_order_id: order.client_order_id,
+        };
+        self.client_ids.set_live(&self.pool, &key, key.hash(), slot);
         Some(slot)
     }
 
@@ -197,8 +191,8 @@ impl Orders {
             )
         };
         self.accounts.remove(&mut self.pool, slot);
-        self.ids.remove(&id);
-        self.client_ids.retire(key, id);
+        self.ids.remove(&self.pool, id);
+        self.client_ids.retire(&self.pool, key, id, Some(slot));
         self.pool.release(slot);
     }
 
@@ -206,14 +200,17 @@ impl Orders {
     #[inline]
     fn resolve(&self, account: AccountId, order: OrderRef) -> Option<u32> {
         let slot = match order {
-            OrderRef::Id(id) => *self.ids.get(&id)?,
-            OrderRef::Client(client_order_id) => match self.client_ids.get(&ClientKey {
-                account,
-                client_order_id,
-            })? {
-                ClientIdState::Live(slot) => slot,
-                ClientIdState::Recent(_) => return None,
-            },
+            OrderRef::Id(id) => self.ids.get(&self.pool, id)?,
+            OrderRef::Client(client_order_id) => {
+                let key = ClientKey {
+                    account,
+                    client_order_id,
+                };
+                match self.client_ids.get(&self.pool, &key, key.hash())? {
+                    ClientIdState::Live(slot) => slot,
+                    ClientIdState::Recent(_) => return None,
+                }
+            }
         };
         (self.pool.get(slot).account == account).then_some(slot)
     }
@@ -284,7 +281,7 @@ impl Engine {
             market_index,
             orders: Orders {
                 pool: OrderPool::new(capacity),
-                ids: FxHashMap::with_capacity_and_hasher(2 * live + 16, FxBuildHasher),
+                ids: crate::order_ids::OrderIds::new(live),
                 client_ids: ClientIds::new(live, config.client_id_window as usize),
                 accounts: Accounts::new(live),
             },
@@ -385,7 +382,11 @@ impl Engine {
             account: o.account,
             client_order_id: o.client_order_id,
         };
-        if let Some(state) = self.orders.client_ids.get(&key) {
+        if let Some(state) = self
+            .orders
+            .client_ids
+            .get(&self.orders.pool, &key, key.hash())
+        {
             let existing = match state {
                 ClientIdState::Live(slot) => self.orders.pool.get(slot).id,
                 ClientIdState::Recent(id) => id,
@@ -424,7 +425,9 @@ impl Engine {
                 CancelReason::PostOnlyWouldCross,
             );
             self.out.done(id, o.account, market, Quantity::ZERO);
-            self.orders.client_ids.retire(key, id);
+            self.orders
+                .client_ids
+                .retire(&self.orders.pool, key, id, None);
             return;
         }
         if o.time_in_force == TimeInForce::Fok && !fok_fillable(book, &self.orders.pool, &taker) {
@@ -437,7 +440,9 @@ impl Engine {
                 CancelReason::FokNotFillable,
             );
             self.out.done(id, o.account, market, Quantity::ZERO);
-            self.orders.client_ids.retire(key, id);
+            self.orders
+                .client_ids
+                .retire(&self.orders.pool, key, id, None);
             return;
         }
 
@@ -445,7 +450,9 @@ impl Engine {
 
         if taker.remaining.is_zero() {
             self.out.done(id, o.account, market, taker.filled);
-            self.orders.client_ids.retire(key, id);
+            self.orders
+                .client_ids
+                .retire(&self.orders.pool, key, id, None);
         } else if o.time_in_force == TimeInForce::Gtc {
             let (Some(level), OrderType::Limit { price }) = (limit, o.order_type) else {
                 // Unreachable: GTC market orders were rejected above.
@@ -485,7 +492,9 @@ impl Engine {
                 CancelReason::IocRemainder,
             );
             self.out.done(id, o.account, market, taker.filled);
-            self.orders.client_ids.retire(key, id);
+            self.orders
+                .client_ids
+                .retire(&self.orders.pool, key, id, None);
         }
     }
 

@@ -29,6 +29,7 @@ mod event;
 pub mod journal;
 mod ladder;
 mod market;
+mod order_ids;
 mod pool;
 pub mod protocol;
 mod query;

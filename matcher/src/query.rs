@@ -170,7 +170,7 @@ impl Engine {
     /// A live order by id.
     #[must_use]
     pub fn order(&self, id: OrderId) -> Option<OrderView> {
-        let slot = *self.orders.ids.get(&id)?;
+        let slot = self.orders.ids.get(&self.orders.pool, id)?;
         Some(self.view(self.orders.pool.get(slot)))
     }
 
@@ -181,10 +181,15 @@ impl Engine {
         account: AccountId,
         client_order_id: ClientOrderId,
     ) -> Option<OrderView> {
-        match self.orders.client_ids.get(&ClientKey {
+        let key = ClientKey {
             account,
             client_order_id,
-        })? {
+        };
+        match self
+            .orders
+            .client_ids
+            .get(&self.orders.pool, &key, key.hash())?
+        {
             ClientIdState::Live(slot) => Some(self.view(self.orders.pool.get(slot))),
             ClientIdState::Recent(_) => None,
         }

@@ -163,6 +163,10 @@ impl Engine {
                 return mismatch(format!("order {} names unknown market", v.order_id.0));
             };
             let config = engine.books[book as usize].config;
+            let key = ClientKey {
+                account: v.account,
+                client_order_id: v.client_order_id,
+            };
             let valid = v.order_id.0 < snapshot.next_order_id
                 && price_on_tick(&config, v.price)
                 && v.price >= config.min_price()
@@ -170,14 +174,15 @@ impl Engine {
                 && !v.remaining.is_zero()
                 && v.quantity.0 == v.filled.0.saturating_add(v.remaining.0)
                 && v.quantity <= config.max_quantity()
-                && !engine.orders.ids.contains_key(&v.order_id)
+                && engine
+                    .orders
+                    .ids
+                    .get(&engine.orders.pool, v.order_id)
+                    .is_none()
                 && engine
                     .orders
                     .client_ids
-                    .get(&ClientKey {
-                        account: v.account,
-                        client_order_id: v.client_order_id,
-                    })
+                    .get(&engine.orders.pool, &key, key.hash())
                     .is_none();
             if !valid {
                 return mismatch(format!(
@@ -233,10 +238,18 @@ impl Engine {
                 account: *account,
                 client_order_id: *client_order_id,
             };
-            if engine.orders.client_ids.get(&key).is_some() {
+            if engine
+                .orders
+                .client_ids
+                .get(&engine.orders.pool, &key, key.hash())
+                .is_some()
+            {
                 return mismatch(format!("client order id {client_order_id} is used twice"));
             }
-            engine.orders.client_ids.retire(key, *id);
+            engine
+                .orders
+                .client_ids
+                .retire(&engine.orders.pool, key, *id, None);
         }
         Ok(engine)
     }

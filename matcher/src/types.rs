@@ -119,7 +119,7 @@ pub const MAX_CLIENT_ORDER_ID_LEN: usize = 36;
 
 /// A client's own id for an order: 1 to 36 printable ASCII bytes, stored inline so that
 /// commands and orders stay `Copy` and the hot path never allocates.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ClientOrderId {
     len: u8,
     bytes: [u8; MAX_CLIENT_ORDER_ID_LEN],
@@ -220,6 +220,14 @@ impl ClientOrderId {
     #[must_use]
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+/// Hashes only the id's own bytes, not the unused tail of the inline array: most ids are
+/// far shorter than 36 bytes, and this hash runs several times per order.
+impl std::hash::Hash for ClientOrderId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(self.as_bytes());
     }
 }
 
