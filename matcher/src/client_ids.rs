@@ -136,10 +136,10 @@ impl ClientIds {
         slot: Option<u32>,
     ) {
         let hash = key.hash();
-        if let Some(slot) = slot {
-            if let Ok(e) = self.table.find_entry(hash, |e| *e == slot) {
-                e.remove();
-            }
+        if let Some(slot) = slot
+            && let Ok(e) = self.table.find_entry(hash, |e| *e == slot)
+        {
+            e.remove();
         }
         if self.window == 0 {
             return;
