@@ -463,7 +463,6 @@ impl Engine {
                 account: o.account,
                 client_order_id: o.client_order_id,
                 price,
-                quantity: Quantity(taker.filled.0 + taker.remaining.0),
                 remaining: taker.remaining,
                 filled: taker.filled,
                 created: timestamp,
@@ -592,14 +591,13 @@ impl Engine {
             }
         }
         let price = a.price.unwrap_or(o.price);
-        let quantity = a.quantity.unwrap_or(o.quantity);
+        let quantity = a.quantity.unwrap_or(o.quantity());
         let market = config.id();
         let book = &mut self.books[book_index as usize];
 
-        if price == o.price && quantity <= o.quantity {
-            let decrease = Quantity(o.quantity.0 - quantity.0);
+        if price == o.price && quantity <= o.quantity() {
+            let decrease = Quantity(o.quantity().0 - quantity.0);
             let order = self.orders.pool.get_mut(slot);
-            order.quantity = quantity;
             order.remaining.0 -= decrease.0;
             order.updated = timestamp;
             let remaining = order.remaining;
@@ -648,7 +646,6 @@ impl Engine {
         {
             let order = self.orders.pool.get_mut(slot);
             order.price = price;
-            order.quantity = Quantity(taker.filled.0 + taker.remaining.0);
             order.remaining = taker.remaining;
             order.filled = taker.filled;
             order.updated = timestamp;
@@ -810,8 +807,8 @@ pub(crate) fn match_taker(book: &mut Book, orders: &mut Orders, out: &mut Out, t
                             orders.forget(slot);
                         } else {
                             let m = orders.pool.get_mut(slot);
+                            // The total shrinks with it: quantity = filled + remaining.
                             m.remaining.0 -= d.0;
-                            m.quantity.0 -= d.0;
                             let left = m.remaining;
                             ladder.reduce(index, d);
                             out.cancelled(

@@ -13,36 +13,52 @@ use crate::types::{
 pub(crate) const NIL: u32 = u32::MAX;
 
 /// One resting order and its list links.
+///
+/// Exactly two cache lines, aligned: the first holds everything matching and cancelling
+/// read and write (ids, quantities, price, links, flags), the second what only acceptance,
+/// queries and completion need (client order id, timestamps). Its total quantity is not
+/// stored: for a live order it is always `filled + remaining`.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
 pub(crate) struct Order {
+    // First cache line.
     pub(crate) id: OrderId,
     pub(crate) account: AccountId,
-    pub(crate) client_order_id: ClientOrderId,
-    pub(crate) price: Price,
-    /// Total quantity, filled included (changes only by amend).
-    pub(crate) quantity: Quantity,
     /// Still open on the book.
     pub(crate) remaining: Quantity,
     /// Filled so far.
     pub(crate) filled: Quantity,
-    pub(crate) created: Timestamp,
-    pub(crate) updated: Timestamp,
-    /// Index of the book in the engine.
-    pub(crate) book: u32,
-    /// Ladder index of `price`.
-    pub(crate) level: u32,
-    pub(crate) side: Side,
-    pub(crate) time_in_force: TimeInForce,
-    pub(crate) post_only: bool,
-    pub(crate) stp: StpMode,
+    pub(crate) price: Price,
     /// Previous and next order at the same price level (FIFO order).
     pub(crate) prev: u32,
     pub(crate) next: u32,
     /// Previous and next order of the same account (creation order).
     pub(crate) acct_prev: u32,
     pub(crate) acct_next: u32,
+    /// Ladder index of `price`.
+    pub(crate) level: u32,
+    pub(crate) side: Side,
+    pub(crate) stp: StpMode,
+    pub(crate) post_only: bool,
     /// Whether the slot holds a resting order (free slots keep stale data).
     pub(crate) live: bool,
+    // Second cache line.
+    pub(crate) created: Timestamp,
+    pub(crate) updated: Timestamp,
+    /// Index of the book in the engine.
+    pub(crate) book: u32,
+    pub(crate) client_order_id: ClientOrderId,
+    pub(crate) time_in_force: TimeInForce,
+}
+
+const _: () = assert!(size_of::<Order>() == 128);
+
+impl Order {
+    /// Total quantity, filled included.
+    #[inline]
+    pub(crate) fn quantity(&self) -> Quantity {
+        Quantity(self.filled.0 + self.remaining.0)
+    }
 }
 
 impl Default for Order {
@@ -52,7 +68,6 @@ impl Default for Order {
             account: AccountId(0),
             client_order_id: ClientOrderId::from_u64(0),
             price: Price(0),
-            quantity: Quantity(0),
             remaining: Quantity(0),
             filled: Quantity(0),
             created: Timestamp(0),

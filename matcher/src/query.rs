@@ -219,7 +219,7 @@ impl Engine {
             client_order_id: o.client_order_id,
             side: o.side,
             price: o.price,
-            quantity: o.quantity,
+            quantity: o.quantity(),
             remaining: o.remaining,
             filled: o.filled,
             time_in_force: o.time_in_force,

@@ -61,7 +61,7 @@ fn hash_order(h: &mut Xxh3, o: &Order) {
     hash_client_id(h, o.client_order_id.as_bytes());
     h.update(&o.price.0.to_le_bytes());
     for v in [
-        o.quantity.0,
+        o.quantity().0,
         o.remaining.0,
         o.filled.0,
         o.created.0,
