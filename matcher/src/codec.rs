@@ -258,7 +258,8 @@ fn decode_new_order(r: &mut Reader<'_>) -> Result<NewOrder, DecodeError> {
     let price = Price(r.i64()?);
     let order_type = match type_tag {
         0 => OrderType::Limit { price },
-        1 => OrderType::Market,
+        // One encoding per value: a market order's unused price is zero.
+        1 if price.0 == 0 => OrderType::Market,
         v => return Err(r.invalid("order type", v)),
     };
     let quantity = Quantity(r.u64()?);

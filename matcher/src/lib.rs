@@ -18,6 +18,7 @@
 //! simple reference book written from those rules.
 
 mod accounts;
+mod background;
 mod bitset;
 mod book;
 pub mod client;

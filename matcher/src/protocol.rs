@@ -275,7 +275,12 @@ pub fn encode_response(out: &mut Vec<u8>, request_id: u64, response: &Response) 
         Response::Error { code, message } => {
             let start = begin(out, RES_ERROR, request_id);
             put_u8(out, *code as u8);
-            let msg = &message.as_bytes()[..message.len().min(1024)];
+            // At most 1 KiB, cut on a character boundary so the text stays valid UTF-8.
+            let mut cut = message.len().min(1024);
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let msg = &message.as_bytes()[..cut];
             // At most 1024 bytes.
             #[allow(clippy::cast_possible_truncation)]
             put_u32(out, msg.len() as u32);
@@ -375,7 +380,14 @@ pub fn decode_response(body: &[u8]) -> Result<(u64, Response), FrameError> {
                 offset: r.position() - 1,
             })?;
             let len = r.u32()? as usize;
-            let message = String::from_utf8_lossy(r.bytes(len)?).into_owned();
+            let bytes = r.bytes(len)?;
+            let message = std::str::from_utf8(bytes)
+                .map_err(|_| DecodeError::Invalid {
+                    what: "error message",
+                    value: 0,
+                    offset: r.position() - len,
+                })?
+                .to_owned();
             Response::Error { code, message }
         }
         RES_ORDER => Response::Order(if r.bool()? {

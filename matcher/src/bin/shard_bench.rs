@@ -54,6 +54,9 @@ struct Args {
     /// Journal directory (default: a fresh directory under the system temp dir).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
+    /// Snapshot every N commands (the shard's default; 0 for none).
+    #[arg(long, default_value_t = 1_000_000)]
+    snapshot_every: u64,
     /// Journal segment size in MiB.
     #[arg(long, default_value_t = 64)]
     segment_mb: u64,
@@ -204,6 +207,7 @@ fn main() {
     );
     config.fsync = true;
     config.segment_size = args.segment_mb << 20;
+    config.snapshot_every = args.snapshot_every;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -17,6 +17,11 @@ use std::path::{Path, PathBuf};
 use super::record::{FRAME_HEADER, Frame, RECORD_VERSION, decode_payload, read_frame};
 use super::segment::{Header, SEGMENT_HEADER, decode_header, list_files};
 
+/// Largest sequence number a journal may hold: far beyond any real shard's life (a
+/// billion commands a second for over a century), and low enough that no arithmetic on
+/// it can overflow. A checksummed record beyond it is corrupt, not a panic.
+const MAX_SEQ: u64 = 1 << 62;
+
 /// A journal that cannot be used as it is.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -135,13 +140,17 @@ pub fn scan(dir: &Path, repair: bool, segment_size: u64) -> Result<JournalScan, 
     for path in list_files(dir).map_err(|e| JournalError::io(dir, e))? {
         let bytes = fs::read(&path).map_err(|e| JournalError::io(&path, e))?;
         match decode_header(&bytes) {
-            Some(Header::Segment { first_command_seq }) => loaded.push(Loaded {
-                path,
-                first_command_seq,
-                bytes,
-            }),
+            Some(Header::Segment { first_command_seq })
+                if (1..=MAX_SEQ).contains(&first_command_seq) =>
+            {
+                loaded.push(Loaded {
+                    path,
+                    first_command_seq,
+                    bytes,
+                });
+            }
             Some(Header::Spare) => spares.push(path),
-            None => return Err(JournalError::BadHeader { path }),
+            Some(Header::Segment { .. }) | None => return Err(JournalError::BadHeader { path }),
         }
     }
     loaded.sort_by_key(|l| l.first_command_seq);
@@ -238,6 +247,16 @@ pub fn scan(dir: &Path, repair: bool, segment_size: u64) -> Result<JournalScan, 
                     offset: pos as u64,
                     expected: expect,
                     found: record.command_seq,
+                });
+            }
+            if record.command_seq > MAX_SEQ || record.first_event_seq > MAX_SEQ {
+                return Err(JournalError::Corrupt {
+                    path: seg.path.clone(),
+                    offset: pos as u64,
+                    reason: format!(
+                        "sequence numbers out of range (command {}, event {})",
+                        record.command_seq, record.first_event_seq
+                    ),
                 });
             }
             let first_event = *next_event_seq.get_or_insert(record.first_event_seq);

@@ -120,14 +120,16 @@ pub fn segment_starts(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-/// Creates a spare: `size` bytes of zeros, written (not just reserved) and synced, under a
-/// temporary name then renamed into place, so that a crash never leaves a half-made spare
-/// that looks usable.
+/// Creates a spare: `size` bytes reserved on disk, synced, under a temporary name then
+/// renamed into place, so that a crash never leaves a half-made spare that looks usable.
 ///
-/// With `gentle`, the zeros go out in small synced steps: a spare made in the background
-/// while the shard is serving must never queue megabytes of writeback in front of the
-/// journal's own `fdatasync` (measured: an unthrottled 256 MiB fill stalled durable acks
-/// for over half a second).
+/// The blocks are reserved with `fallocate`, which allocates them (as unwritten extents)
+/// without writing a byte. Writing the zeros instead was measured here to make the first
+/// `fdatasync`s into the file cheaper (~105 µs p50 / ~190 µs p99 against ~150 / ~260 µs),
+/// but a 64 MiB fill running in the background while the shard serves put whole
+/// milliseconds of writeback in front of the journal's syncs (ack p99 of 7 to 19 ms at
+/// 100,000 orders/s). Where `fallocate` is unsupported, zeros are written in small synced
+/// steps (`gentle`) or all at once before serving.
 ///
 /// # Errors
 /// I/O errors.
@@ -140,15 +142,18 @@ pub(crate) fn create_spare(dir: &Path, name: &str, size: u64, gentle: bool) -> i
             .create(true)
             .truncate(true)
             .open(&tmp)?;
-        let chunk = vec![0u8; if gentle { 256 << 10 } else { 1 << 20 }];
-        let mut left = size;
-        while left > 0 {
-            let n = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
-            f.write_all(&chunk[..n])?;
-            if gentle {
-                f.sync_data()?;
+        let reserved = rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, size);
+        if reserved.is_err() {
+            let chunk = vec![0u8; if gentle { 256 << 10 } else { 1 << 20 }];
+            let mut left = size;
+            while left > 0 {
+                let n = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
+                f.write_all(&chunk[..n])?;
+                if gentle {
+                    f.sync_data()?;
+                }
+                left -= n as u64;
             }
-            left -= n as u64;
         }
         f.sync_all()?;
     }

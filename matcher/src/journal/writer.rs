@@ -58,6 +58,7 @@ impl JournalWriter {
         let preparer = std::thread::Builder::new()
             .name("journal-spares".into())
             .spawn(move || {
+                crate::background::lower_current_thread_priority();
                 for () in req_rx {
                     let name = format!(
                         "spare-{}",

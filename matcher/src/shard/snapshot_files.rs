@@ -51,8 +51,13 @@ pub(crate) fn write_snapshot(
     let path = snapshot_path(dir, command_seq);
     let tmp = dir.join(format!("{command_seq:020}{SUFFIX}.tmp"));
     {
+        // In synced steps: a snapshot is tens of megabytes, and written in one go its
+        // writeback would queue in front of the journal's `fdatasync`s.
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        for chunk in bytes.chunks(256 << 10) {
+            f.write_all(chunk)?;
+            f.sync_data()?;
+        }
         f.sync_all()?;
     }
     fs::rename(&tmp, &path)?;

@@ -15,6 +15,7 @@ use super::snapshot_files::{retain, write_snapshot};
 use crate::protocol::{ErrorCode, Response, encode_response};
 
 pub(crate) fn run(jobs: Receiver<SnapshotJob>, shared: Arc<Shared>, config: ShardConfig) {
+    crate::background::lower_current_thread_priority();
     for job in jobs {
         let answer = |response: &Response| {
             for (conn, request_id) in &job.waiters {
