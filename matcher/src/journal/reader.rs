@@ -16,14 +16,27 @@ pub fn for_each_record(
     scan: &JournalScan,
     from: u64,
     to: u64,
-    mut f: impl FnMut(Record) -> Result<(), JournalError>,
+    f: impl FnMut(Record) -> Result<(), JournalError>,
 ) -> Result<(), JournalError> {
+    try_for_each_record(scan, from, to, f)
+}
+
+/// Like [`for_each_record`], but `f` may stop the walk with an error of its own type.
+///
+/// # Errors
+/// I/O errors, a record that no longer reads, or whatever `f` returns.
+pub fn try_for_each_record<E: From<JournalError>>(
+    scan: &JournalScan,
+    from: u64,
+    to: u64,
+    mut f: impl FnMut(Record) -> Result<(), E>,
+) -> Result<(), E> {
     for (i, seg) in scan.segments.iter().enumerate() {
         let next_first = scan.segments.get(i + 1).map(|s| s.first_command_seq);
         if next_first.is_some_and(|n| n <= from) || seg.first_command_seq > to {
             continue;
         }
-        read_segment(&seg.path, |r| {
+        read_segment::<E>(&seg.path, |r| {
             if r.command_seq > to {
                 return Ok(false);
             }
@@ -40,11 +53,11 @@ pub fn for_each_record(
 /// returns `false`.
 ///
 /// # Errors
-/// I/O errors, or a checksummed record that does not decode.
-pub fn read_segment(
+/// I/O errors, a checksummed record that does not decode, or whatever `f` returns.
+pub fn read_segment<E: From<JournalError>>(
     path: &Path,
-    mut f: impl FnMut(Record) -> Result<bool, JournalError>,
-) -> Result<(), JournalError> {
+    mut f: impl FnMut(Record) -> Result<bool, E>,
+) -> Result<(), E> {
     let bytes = fs::read(path).map_err(|e| JournalError::io(path, e))?;
     let mut pos = SEGMENT_HEADER;
     while let Frame::Valid { payload, len } = read_frame(bytes.get(pos..).unwrap_or(&[])) {

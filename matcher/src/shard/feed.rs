@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::ShardConfig;
 use super::shared::Shared;
 use crate::event::Event;
-use crate::journal::{Frame, decode_payload, for_each_record, read_frame, scan};
+use crate::journal::{Frame, decode_payload, read_frame, scan, try_for_each_record};
 use crate::protocol::{ErrorCode, Response, encode_event_frame, encode_response};
 
 /// Events read from the journal, or why they could not be.
@@ -111,6 +111,22 @@ pub(crate) async fn serve(
     }
 }
 
+/// Why a journal read for a subscriber stopped early.
+enum Stop {
+    /// The subscriber asked for events before the oldest retained one.
+    NotRetained(u64),
+    /// The subscriber went away.
+    Gone,
+    /// The journal could not be read.
+    Journal(crate::journal::JournalError),
+}
+
+impl From<crate::journal::JournalError> for Stop {
+    fn from(e: crate::journal::JournalError) -> Self {
+        Stop::Journal(e)
+    }
+}
+
 /// Reads events with sequence `>= start` from records up to command `durable`, in chunks.
 fn read_events(
     dir: &std::path::Path,
@@ -119,55 +135,35 @@ fn read_events(
     durable: u64,
     tx: &mpsc::Sender<Chunk>,
 ) {
-    let journal = match scan(dir, false, segment_size) {
-        Ok(j) => j,
-        Err(e) => {
-            let _ = tx.blocking_send(Err((ErrorCode::Internal, e.to_string())));
-            return;
-        }
-    };
     let mut chunk = Vec::with_capacity(1024);
     let mut first = true;
-    let result = for_each_record(&journal, 1, durable, |record| {
-        if first {
-            first = false;
-            if record.first_event_seq > start {
-                return Err(crate::journal::JournalError::Corrupt {
-                    path: dir.to_owned(),
-                    offset: 0,
-                    reason: format!(
-                        "events before {} are no longer retained",
-                        record.first_event_seq
-                    ),
-                });
-            }
-        }
-        chunk.extend(record.events.into_iter().filter(|e| e.seq.0 >= start));
-        if chunk.len() >= 1024 {
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(1024));
-            if tx.blocking_send(Ok(full)).is_err() {
-                return Err(crate::journal::JournalError::Corrupt {
-                    path: dir.to_owned(),
-                    offset: 0,
-                    reason: "subscriber left".into(),
-                });
-            }
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) => {
-            if !chunk.is_empty() {
-                let _ = tx.blocking_send(Ok(chunk));
-            }
-        }
-        Err(crate::journal::JournalError::Corrupt { reason, .. })
-            if reason.contains("no longer retained") =>
-        {
-            let _ = tx.blocking_send(Err((ErrorCode::NotRetained, reason)));
-        }
-        Err(e) => {
-            let _ = tx.blocking_send(Err((ErrorCode::Internal, e.to_string())));
-        }
-    }
+    let result = scan(dir, false, segment_size)
+        .map_err(Stop::Journal)
+        .and_then(|journal| {
+            try_for_each_record(&journal, 1, durable, |record| {
+                if first {
+                    first = false;
+                    if record.first_event_seq > start {
+                        return Err(Stop::NotRetained(record.first_event_seq));
+                    }
+                }
+                chunk.extend(record.events.into_iter().filter(|e| e.seq.0 >= start));
+                if chunk.len() >= 1024 {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(1024));
+                    tx.blocking_send(Ok(full)).map_err(|_| Stop::Gone)?;
+                }
+                Ok(())
+            })
+        });
+    let last = match result {
+        Ok(()) if chunk.is_empty() => return,
+        Ok(()) => Ok(chunk),
+        Err(Stop::Gone) => return,
+        Err(Stop::NotRetained(oldest)) => Err((
+            ErrorCode::NotRetained,
+            format!("events before {oldest} are no longer retained"),
+        )),
+        Err(Stop::Journal(e)) => Err((ErrorCode::Internal, e.to_string())),
+    };
+    let _ = tx.blocking_send(last);
 }

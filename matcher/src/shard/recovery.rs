@@ -9,7 +9,7 @@ use super::ShardError;
 use super::config::ShardConfig;
 use super::snapshot_files::list_snapshots;
 use crate::engine::Engine;
-use crate::journal::{JournalScan, SegmentState, for_each_record, scan};
+use crate::journal::{JournalScan, SegmentState, scan, try_for_each_record};
 use crate::snapshot::decode_snapshot;
 
 /// The state a shard starts from.
@@ -87,51 +87,37 @@ pub fn recover(config: &ShardConfig) -> Result<Recovered, ShardError> {
         }
     };
     let mut replayed = 0u64;
-    for_each_record(&journal, from + 1, u64::MAX, |record| {
+    try_for_each_record(&journal, from + 1, u64::MAX, |record| {
         let expected_first = engine.last_seq().0 + 1;
         if record.first_event_seq != expected_first && !record.events.is_empty() {
-            return Err(crate::journal::JournalError::Corrupt {
-                path: dir.clone(),
-                offset: 0,
-                reason: format!(
-                    "command {} starts at event {} but the engine is at {}",
-                    record.command_seq, record.first_event_seq, expected_first
-                ),
-            });
+            return Err(ShardError::ReplayMismatch(format!(
+                "command {} starts at event {} but the engine is at {}",
+                record.command_seq, record.first_event_seq, expected_first
+            )));
         }
         let events = engine.process(&record.command);
         if events != record.events.as_slice() {
-            return Err(crate::journal::JournalError::Corrupt {
-                path: dir.clone(),
-                offset: 0,
-                reason: format!(
-                    "replay diverged at command {}: the engine produced {} events, the journal \
-                     recorded {}{}",
-                    record.command_seq,
-                    events.len(),
-                    record.events.len(),
-                    events
-                        .iter()
-                        .zip(&record.events)
-                        .position(|(a, b)| a != b)
-                        .map(|i| format!(
-                            " (first difference at event {})",
-                            record.first_event_seq + i as u64
-                        ))
-                        .unwrap_or_default()
-                ),
-            });
+            let first_difference = events
+                .iter()
+                .zip(&record.events)
+                .position(|(a, b)| a != b)
+                .map(|i| {
+                    format!(
+                        " (first difference at event {})",
+                        record.first_event_seq + i as u64
+                    )
+                })
+                .unwrap_or_default();
+            return Err(ShardError::ReplayMismatch(format!(
+                "replay diverged at command {}: the engine produced {} events, the journal \
+                 recorded {}{first_difference}",
+                record.command_seq,
+                events.len(),
+                record.events.len(),
+            )));
         }
         replayed += 1;
         Ok(())
-    })
-    .map_err(|e| match e {
-        crate::journal::JournalError::Corrupt { reason, .. }
-            if reason.starts_with("replay diverged") || reason.contains("but the engine is at") =>
-        {
-            ShardError::ReplayMismatch(reason)
-        }
-        other => ShardError::Journal(other),
     })?;
     let command_seq = last.max(from);
     info!(

@@ -494,3 +494,49 @@ async fn a_full_ring_answers_busy_at_once_and_nothing_is_lost() {
     assert_eq!(c.open_orders(AccountId(2), None).await.unwrap().len(), 4);
     shard.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_replay_that_diverges_from_the_journal_stops_start_up_naming_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = start(dir.path(), |_| {}).await;
+    let c = client(shard.addr);
+    for i in 0..10u64 {
+        c.submit(limit(1, i, Side::Buy, 100 + i as i64, 1))
+            .await
+            .unwrap();
+    }
+    shard.shutdown().await;
+
+    // Rewrite command 5's recorded events (a different order id) with a valid checksum:
+    // only the replay check can notice.
+    let scan = matcher::journal::scan(dir.path(), false, 256 * 1024).unwrap();
+    let seg = &scan.segments[0].path;
+    let original = std::fs::read(seg).unwrap();
+    let mut rewritten = original[..matcher::journal::SEGMENT_HEADER].to_vec();
+    matcher::journal::for_each_record(&scan, 1, u64::MAX, |mut r| {
+        if r.command_seq == 5
+            && let EventKind::Accepted(a) = &mut r.events[0].kind
+        {
+            a.order_id.0 += 100;
+        }
+        matcher::journal::encode_record(
+            &mut rewritten,
+            r.command_seq,
+            r.first_event_seq,
+            &r.command,
+            &r.events,
+        );
+        Ok(())
+    })
+    .unwrap();
+    rewritten.resize(original.len(), 0);
+    std::fs::write(seg, &rewritten).unwrap();
+
+    let mut config = ShardConfig::new(engine_config(), dir.path().to_owned());
+    config.segment_size = 256 * 1024;
+    let err = shard::recover(&config).unwrap_err();
+    assert!(matches!(err, shard::ShardError::ReplayMismatch(_)), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("command 5"), "{msg}");
+    assert!(msg.contains("first difference at event"), "{msg}");
+}
