@@ -255,12 +255,19 @@ fn decode_new_order(r: &mut Reader<'_>) -> Result<NewOrder, DecodeError> {
     let client_order_id = r.client_order_id()?;
     let side = r.side()?;
     let type_tag = r.u8()?;
+    let type_offset = r.position() - 1;
     let price = Price(r.i64()?);
     let order_type = match type_tag {
         0 => OrderType::Limit { price },
         // One encoding per value: a market order's unused price is zero.
         1 if price.0 == 0 => OrderType::Market,
-        v => return Err(r.invalid("order type", v)),
+        v => {
+            return Err(DecodeError::Invalid {
+                what: "order type",
+                value: v,
+                offset: type_offset,
+            });
+        }
     };
     let quantity = Quantity(r.u64()?);
     let time_in_force = r.time_in_force()?;

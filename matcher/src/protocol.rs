@@ -26,6 +26,8 @@ pub const PROTOCOL_VERSION: u8 = 1;
 pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
 /// Largest response frame a client accepts (a cancel-all can answer with many events).
 pub const MAX_RESPONSE_FRAME: usize = 1 << 30;
+/// Longest error message a frame carries, in bytes.
+pub const MAX_ERROR_MESSAGE: usize = 1024;
 /// Bytes of the frame header after the length: version, type, request id.
 pub const FRAME_PREFIX: usize = 1 + 1 + 8;
 
@@ -276,7 +278,7 @@ pub fn encode_response(out: &mut Vec<u8>, request_id: u64, response: &Response) 
             let start = begin(out, RES_ERROR, request_id);
             put_u8(out, *code as u8);
             // At most 1 KiB, cut on a character boundary so the text stays valid UTF-8.
-            let mut cut = message.len().min(1024);
+            let mut cut = message.len().min(MAX_ERROR_MESSAGE);
             while !message.is_char_boundary(cut) {
                 cut -= 1;
             }
@@ -380,6 +382,14 @@ pub fn decode_response(body: &[u8]) -> Result<(u64, Response), FrameError> {
                 offset: r.position() - 1,
             })?;
             let len = r.u32()? as usize;
+            if len > MAX_ERROR_MESSAGE {
+                return Err(DecodeError::Invalid {
+                    what: "error message length",
+                    value: u8::MAX,
+                    offset: r.position() - 4,
+                }
+                .into());
+            }
             let bytes = r.bytes(len)?;
             let message = std::str::from_utf8(bytes)
                 .map_err(|_| DecodeError::Invalid {
