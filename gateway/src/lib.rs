@@ -1,0 +1,12 @@
+//! tradeplane's gateway: the one HTTP front door.
+//!
+//! Requests carry a JWT bearer token ([`auth`]), are checked against casbin RBAC policies
+//! ([`rbac`]), and reach the matcher shards through the pooled shard client. Prices and
+//! quantities travel as decimal strings and become integer ticks and lots per market
+//! ([`decimal`]); every error is `application/problem+json` with a stable code
+//! ([`problem`]).
+
+pub mod auth;
+pub mod decimal;
+pub mod problem;
+pub mod rbac;

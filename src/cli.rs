@@ -1,0 +1,98 @@
+//! The command line: one binary, a subcommand per role.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use matcher::MarketConfig;
+use serde_json::{Map, Value, json};
+
+use crate::config::MarketSpec;
+
+/// `tradeplane`: every role of the platform in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "tradeplane", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Layers: defaults < file < `TRADEPLANE_*` environment <
+    /// flags.
+    #[arg(long, global = true, env = "TRADEPLANE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+    /// The role to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How logs are written (to standard error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// The roles.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve one matcher shard: order entry and the event feed.
+    Matcher(MatcherFlags),
+}
+
+/// Flags of `tradeplane matcher`; each overrides the same setting from the file and the
+/// environment.
+#[derive(Debug, Default, clap::Args)]
+pub struct MatcherFlags {
+    /// Order entry and feed address.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Journal and snapshot directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// A market, `ID:SYMBOL:TICK:LOT:MIN_PRICE:MAX_PRICE:MAX_QUANTITY:MAX_RESTING`
+    /// (repeat for several; replaces the configured list).
+    #[arg(long = "market")]
+    pub markets: Vec<MarketConfig>,
+    /// Pin the matching thread to this core.
+    #[arg(long)]
+    pub core: Option<usize>,
+    /// Busy-spin the matching thread when idle.
+    #[arg(long)]
+    pub busy_spin: bool,
+    /// Skip fdatasync (benchmarks only: acknowledged orders can be lost on a crash).
+    #[arg(long)]
+    pub no_fsync: bool,
+    /// Print the effective configuration as JSON and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+impl MatcherFlags {
+    /// The flags that were given, as a configuration layer.
+    #[must_use]
+    pub fn overrides(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(l) = self.listen {
+            m.insert("listen".into(), json!(l.to_string()));
+        }
+        if let Some(d) = &self.data_dir {
+            m.insert("data_dir".into(), json!(d));
+        }
+        if !self.markets.is_empty() {
+            let specs: Vec<MarketSpec> = self.markets.iter().map(MarketSpec::from).collect();
+            m.insert("markets".into(), json!(specs));
+        }
+        if let Some(c) = self.core {
+            m.insert("core".into(), json!(c));
+        }
+        if self.busy_spin {
+            m.insert("busy_spin".into(), json!(true));
+        }
+        if self.no_fsync {
+            m.insert("fsync".into(), json!(false));
+        }
+        json!({ "matcher": m })
+    }
+}

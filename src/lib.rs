@@ -1,0 +1,80 @@
+//! The `tradeplane` binary's library: configuration, the command line, and the wiring
+//! from each subcommand to its role's `run(config, listener, shutdown)`.
+//!
+//! `main.rs` only parses flags and calls [`run`]; everything here is testable in-process.
+
+pub mod cli;
+pub mod config;
+mod signals;
+
+use std::process::ExitCode;
+
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use cli::{Cli, Command, LogFormat};
+
+/// Why a role could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The runtime or a listener could not start.
+    #[error("{0}")]
+    Startup(String),
+    /// The shard failed.
+    #[error(transparent)]
+    Shard(#[from] matcher::shard::ShardError),
+}
+
+/// Installs the global log subscriber (JSON or human-readable, `RUST_LOG` filter).
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+/// Runs the subcommand until it finishes or a signal stops it.
+///
+/// # Errors
+/// [`Error`] for bad configuration, start-up failures and role failures.
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Matcher(flags) => {
+            let config = config::load(cli.config.as_deref(), &flags.overrides())?;
+            if flags.print_config {
+                let json = serde_json::to_string_pretty(&config)
+                    .map_err(|e| Error::Startup(e.to_string()))?;
+                println!("{json}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let shard = config.matcher.shard()?;
+            let listen = config.matcher.listen;
+            runtime()?.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|e| Error::Startup(format!("cannot listen on {listen}: {e}")))?;
+                info!(%listen, "matcher shard starting");
+                let shutdown = CancellationToken::new();
+                signals::cancel_on_signal(shutdown.clone());
+                matcher::shard::run(shard, listener, shutdown).await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tradeplane-io")
+        .build()
+        .map_err(|e| Error::Startup(format!("cannot start the runtime: {e}")))
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the `tradeplane` binary: configuration layering and the roles it
+//! starts, run as real child processes.
+
+// Test helpers unwrap freely: a panic is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
+mod config;
+mod matcher_role;
