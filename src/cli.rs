@@ -39,6 +39,49 @@ pub enum LogFormat {
 pub enum Command {
     /// Serve one matcher shard: order entry and the event feed.
     Matcher(MatcherFlags),
+    /// Mint an HS256 token for development (uses `auth.hs256_secret`).
+    Token(TokenFlags),
+}
+
+/// Flags of `tradeplane token`.
+#[derive(Debug, clap::Args)]
+pub struct TokenFlags {
+    /// The token's subject (`sub`).
+    #[arg(long)]
+    pub subject: String,
+    /// The trading account the token acts for.
+    #[arg(long)]
+    pub account: u64,
+    /// A role (repeat for several).
+    #[arg(long = "role", value_enum, required = true)]
+    pub roles: Vec<RoleArg>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub lifetime_secs: u64,
+}
+
+/// A role on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Reads market data and its own orders.
+    Viewer,
+    /// Also places, amends and cancels its own orders.
+    Trader,
+    /// Reads every account and operates jobs.
+    Operator,
+    /// Everything.
+    Admin,
+}
+
+impl From<RoleArg> for gateway::auth::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Viewer => Self::Viewer,
+            RoleArg::Trader => Self::Trader,
+            RoleArg::Operator => Self::Operator,
+            RoleArg::Admin => Self::Admin,
+        }
+    }
 }
 
 /// Flags of `tradeplane matcher`; each overrides the same setting from the file and the

@@ -17,8 +17,47 @@ use matcher::{EngineConfig, MarketConfig, MarketId, Price, Quantity, Symbol};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Token issuing and checking.
+    pub auth: AuthSection,
     /// One matcher shard.
     pub matcher: MatcherSection,
+}
+
+/// Token issuing and checking, shared by the gateway and `tradeplane token`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// The `iss` tokens carry and the gateway requires.
+    pub issuer: String,
+    /// The `aud` tokens carry and the gateway requires.
+    pub audience: String,
+    /// The HS256 secret (at least 32 bytes). Keep it out of files: prefer
+    /// `TRADEPLANE_AUTH__HS256_SECRET`.
+    pub hs256_secret: Option<String>,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            issuer: "tradeplane".into(),
+            audience: "tradeplane-api".into(),
+            hs256_secret: None,
+        }
+    }
+}
+
+/// Never prints the secret.
+impl std::fmt::Debug for AuthSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSection")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field(
+                "hs256_secret",
+                &self.hs256_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// One matcher shard.

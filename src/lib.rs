@@ -26,6 +26,9 @@ pub enum Error {
     /// The shard failed.
     #[error(transparent)]
     Shard(#[from] matcher::shard::ShardError),
+    /// A token could not be minted.
+    #[error("cannot mint a token: {0}")]
+    Token(String),
 }
 
 /// Installs the global log subscriber (JSON or human-readable, `RUST_LOG` filter).
@@ -68,7 +71,36 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Command::Token(flags) => {
+            let config = config::load(cli.config.as_deref(), &serde_json::json!({}))?;
+            println!("{}", token(&config, &flags)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Mints a development token with the configured HS256 secret.
+fn token(config: &config::Config, flags: &cli::TokenFlags) -> Result<String, Error> {
+    let secret = config.auth.hs256_secret.as_deref().ok_or_else(|| {
+        Error::Token(
+            "no HS256 secret: set auth.hs256_secret in the file or TRADEPLANE_AUTH__HS256_SECRET"
+                .into(),
+        )
+    })?;
+    let secret = gateway::auth::Hs256Secret::new(secret.as_bytes().to_vec())
+        .map_err(|e| Error::Token(e.to_string()))?;
+    let roles: Vec<gateway::auth::Role> = flags.roles.iter().map(|r| (*r).into()).collect();
+    gateway::auth::mint_hs256(
+        secret.expose(),
+        &config.auth.issuer,
+        &config.auth.audience,
+        &flags.subject,
+        matcher::AccountId(flags.account),
+        &roles,
+        std::time::Duration::from_secs(flags.lifetime_secs),
+        std::time::SystemTime::now(),
+    )
+    .map_err(|e| Error::Token(e.to_string()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

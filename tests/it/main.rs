@@ -6,3 +6,4 @@
 
 mod config;
 mod matcher_role;
+mod token;
