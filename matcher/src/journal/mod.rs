@@ -8,7 +8,7 @@ mod scan;
 mod segment;
 mod writer;
 
-pub use reader::{for_each_record, read_segment, try_for_each_record};
+pub use reader::{first_record_seqs, for_each_record, read_segment, try_for_each_record};
 pub use record::{
     FRAME_HEADER, Frame, MAX_RECORD, RECORD_VERSION, Record, decode_payload, encode_record,
     read_frame,

@@ -73,3 +73,45 @@ pub fn read_segment<E: From<JournalError>>(
     }
     Ok(())
 }
+
+/// The command and first event sequence numbers of a segment's first record, reading only
+/// that record; `None` for a segment with no records yet.
+///
+/// # Errors
+/// I/O errors.
+pub fn first_record_seqs(path: &Path) -> Result<Option<(u64, u64)>, JournalError> {
+    use std::io::Read;
+    let mut f = fs::File::open(path).map_err(|e| JournalError::io(path, e))?;
+    let mut head = vec![0u8; SEGMENT_HEADER + super::record::FRAME_HEADER];
+    if f.read_exact(&mut head).is_err() {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes([
+        head[SEGMENT_HEADER],
+        head[SEGMENT_HEADER + 1],
+        head[SEGMENT_HEADER + 2],
+        head[SEGMENT_HEADER + 3],
+    ]) as usize;
+    if len == 0 || len > super::record::MAX_RECORD {
+        return Ok(None);
+    }
+    let mut frame = head.split_off(SEGMENT_HEADER);
+    frame.resize(super::record::FRAME_HEADER + len, 0);
+    if f.read_exact(&mut frame[super::record::FRAME_HEADER..])
+        .is_err()
+    {
+        return Ok(None);
+    }
+    Ok(match read_frame(&frame) {
+        Frame::Valid { payload, .. } => {
+            let seq = |at: usize| {
+                payload
+                    .get(at..at + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_le_bytes)
+            };
+            seq(2).zip(seq(10))
+        }
+        _ => None,
+    })
+}

@@ -20,7 +20,9 @@ use tokio_util::sync::CancellationToken;
 use super::config::ShardConfig;
 use super::shared::Shared;
 use crate::event::Event;
-use crate::journal::{Frame, decode_payload, read_frame, scan, try_for_each_record};
+use crate::journal::{
+    Frame, decode_payload, first_record_seqs, read_frame, read_segment, segment_starts,
+};
 use crate::protocol::{ErrorCode, Response, encode_event_frame, encode_response};
 
 /// Events read from the journal, or why they could not be.
@@ -43,10 +45,9 @@ pub(crate) async fn serve(
         if shared.durable_event_seq.load(Ordering::Acquire) >= next {
             let (tx, mut rx) = mpsc::channel::<Chunk>(4);
             let dir = config.data_dir.clone();
-            let segment_size = config.segment_size;
             let start = next;
             let reader = tokio::task::spawn_blocking(move || {
-                read_events(&dir, segment_size, start, durable, &tx);
+                read_events(&dir, start, durable, &tx);
             });
             while let Some(chunk) = rx.recv().await {
                 match chunk {
@@ -128,19 +129,34 @@ impl From<crate::journal::JournalError> for Stop {
 }
 
 /// Reads events with sequence `>= start` from records up to command `durable`, in chunks.
-fn read_events(
-    dir: &std::path::Path,
-    segment_size: u64,
-    start: u64,
-    durable: u64,
-    tx: &mpsc::Sender<Chunk>,
-) {
+///
+/// Only the segments that can hold them are read: the starting segment is found from
+/// each segment's first record alone, newest first.
+fn read_events(dir: &std::path::Path, start: u64, durable: u64, tx: &mpsc::Sender<Chunk>) {
     let mut chunk = Vec::with_capacity(1024);
     let mut first = true;
-    let result = scan(dir, false, segment_size)
-        .map_err(Stop::Journal)
-        .and_then(|journal| {
-            try_for_each_record(&journal, 1, durable, |record| {
+    let result = (|| -> Result<(), Stop> {
+        let segments = segment_starts(dir).map_err(|e| {
+            Stop::Journal(crate::journal::JournalError::Io {
+                path: dir.to_owned(),
+                source: e,
+            })
+        })?;
+        let mut begin = 0;
+        for (i, (_, path)) in segments.iter().enumerate().rev() {
+            if first_record_seqs(path)?.is_some_and(|(_, first_event)| first_event <= start) {
+                begin = i;
+                break;
+            }
+        }
+        for (first_command, path) in &segments[begin..] {
+            if *first_command > durable {
+                break;
+            }
+            read_segment(path, |record| {
+                if record.command_seq > durable {
+                    return Ok(false);
+                }
                 if first {
                     first = false;
                     if record.first_event_seq > start {
@@ -152,9 +168,11 @@ fn read_events(
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(1024));
                     tx.blocking_send(Ok(full)).map_err(|_| Stop::Gone)?;
                 }
-                Ok(())
-            })
-        });
+                Ok(true)
+            })?;
+        }
+        Ok(())
+    })();
     let last = match result {
         Ok(()) if chunk.is_empty() => return,
         Ok(()) => Ok(chunk),
