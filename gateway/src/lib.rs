@@ -6,7 +6,13 @@
 //! ([`decimal`]); every error is `application/problem+json` with a stable code
 //! ([`problem`]).
 
+pub mod app;
 pub mod auth;
+pub mod config;
 pub mod decimal;
+pub mod idempotency;
+pub mod middleware;
 pub mod problem;
 pub mod rbac;
+pub mod routes;
+pub mod shards;

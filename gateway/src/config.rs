@@ -1,0 +1,118 @@
+//! What a gateway needs to start: token verification settings, the market table (which
+//! shard serves which symbol, and how its decimals read), and request limits.
+//!
+//! Loading (defaults < file < `TRADEPLANE_*` environment < flags) belongs to the CLI; this
+//! module holds the typed result and checks it once, at start-up, with messages that name
+//! the offending entry.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use matcher::MarketConfig;
+
+use crate::auth::AuthConfig;
+use crate::decimal::Precision;
+
+/// One market as the gateway sees it: the engine's configuration (id, symbol, tick, lot,
+/// band), how its integer units read as decimals, and the shard that owns its book.
+#[derive(Clone, Debug)]
+pub struct MarketRoute {
+    /// The engine's market configuration, identical to the one the shard runs.
+    pub market: MarketConfig,
+    /// Decimal places of one price unit and one quantity unit.
+    pub precision: Precision,
+    /// The shard serving this market.
+    pub shard: SocketAddr,
+}
+
+/// The gateway's configuration.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Bearer-token verification.
+    pub auth: AuthConfig,
+    /// Every market the gateway routes, each to one shard.
+    pub markets: Vec<MarketRoute>,
+    /// Longest a request may take end to end, shard round trip included; past it the
+    /// client gets a 503 with `Retry-After`.
+    pub request_timeout: Duration,
+    /// Largest request body accepted, in bytes (larger: 413).
+    pub body_limit: usize,
+    /// Pooled connections per shard.
+    pub shard_connections: usize,
+}
+
+impl GatewayConfig {
+    /// Default end-to-end request timeout.
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+    /// Default body limit: an order is a few hundred bytes.
+    pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+    /// Default pooled connections per shard.
+    pub const DEFAULT_SHARD_CONNECTIONS: usize = 2;
+
+    /// A configuration with default limits.
+    #[must_use]
+    pub fn new(auth: AuthConfig, markets: Vec<MarketRoute>) -> Self {
+        Self {
+            auth,
+            markets,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+            shard_connections: Self::DEFAULT_SHARD_CONNECTIONS,
+        }
+    }
+
+    /// Checks the configuration as a whole.
+    ///
+    /// # Errors
+    /// The first [`GatewayConfigError`] found.
+    pub fn validate(&self) -> Result<(), GatewayConfigError> {
+        self.auth.validate().map_err(GatewayConfigError::Auth)?;
+        if self.markets.is_empty() {
+            return Err(GatewayConfigError::NoMarkets);
+        }
+        let mut symbols = HashSet::new();
+        let mut ids = HashSet::new();
+        for route in &self.markets {
+            let symbol = route.market.symbol();
+            if !symbols.insert(symbol.as_str().to_owned()) {
+                return Err(GatewayConfigError::DuplicateSymbol(
+                    symbol.as_str().to_owned(),
+                ));
+            }
+            if !ids.insert(route.market.id()) {
+                return Err(GatewayConfigError::DuplicateMarketId(route.market.id().0));
+            }
+        }
+        if self.request_timeout.is_zero() {
+            return Err(GatewayConfigError::ZeroLimit("request_timeout"));
+        }
+        if self.body_limit == 0 {
+            return Err(GatewayConfigError::ZeroLimit("body_limit"));
+        }
+        if self.shard_connections == 0 {
+            return Err(GatewayConfigError::ZeroLimit("shard_connections"));
+        }
+        Ok(())
+    }
+}
+
+/// Why a [`GatewayConfig`] cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayConfigError {
+    /// The authentication settings are invalid.
+    #[error("auth: {0}")]
+    Auth(#[source] crate::auth::ConfigError),
+    /// No market is configured.
+    #[error("markets: at least one market is required")]
+    NoMarkets,
+    /// Two markets share a symbol.
+    #[error("markets: symbol {0} is configured twice")]
+    DuplicateSymbol(String),
+    /// Two markets share an id.
+    #[error("markets: market id {0} is configured twice")]
+    DuplicateMarketId(u32),
+    /// A limit that must be positive is zero.
+    #[error("{0} must be greater than zero")]
+    ZeroLimit(&'static str),
+}

@@ -1,0 +1,154 @@
+//! `GET /v1/markets` and `GET /v1/markets/{symbol}/book?depth=N`: market data, with prices
+//! and quantities as decimal strings in each market's precision.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use matcher::{DepthLevel, RejectReason};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::decimal::{format_price, format_quantity};
+use crate::problem::{ApiJson, ApiPath, ApiQuery, Problem, from_reject};
+use crate::shards::{Market, shard_problem};
+
+/// Book depth when `depth` is not given.
+pub const DEFAULT_DEPTH: u32 = 10;
+/// Largest `depth` accepted.
+pub const MAX_DEPTH: u32 = 1000;
+
+/// One market in `GET /v1/markets`.
+#[derive(Debug, Serialize)]
+pub struct MarketView {
+    /// The market's symbol.
+    pub symbol: String,
+    /// Smallest price increment.
+    pub tick_size: String,
+    /// Smallest quantity increment.
+    pub lot_size: String,
+    /// Lowest accepted price.
+    pub min_price: String,
+    /// Highest accepted price.
+    pub max_price: String,
+    /// Largest accepted order quantity.
+    pub max_quantity: String,
+}
+
+impl MarketView {
+    fn of(market: &Market) -> Self {
+        let c = &market.config;
+        let p = market.precision;
+        let price =
+            |units: u64| format_price(matcher::Price(i64::try_from(units).unwrap_or(i64::MAX)), p);
+        Self {
+            symbol: market.symbol(),
+            tick_size: price(c.tick_size()),
+            lot_size: format_quantity(matcher::Quantity(c.lot_size()), p),
+            min_price: format_price(c.min_price(), p),
+            max_price: format_price(c.max_price(), p),
+            max_quantity: format_quantity(c.max_quantity(), p),
+        }
+    }
+}
+
+/// The answer of `GET /v1/markets`.
+#[derive(Debug, Serialize)]
+pub struct MarketList {
+    /// Every market, in configuration order.
+    pub markets: Vec<MarketView>,
+}
+
+/// `GET /v1/markets`.
+pub async fn list(State(state): State<AppState>) -> ApiJson<MarketList> {
+    ApiJson(MarketList {
+        markets: state.shards().markets().map(MarketView::of).collect(),
+    })
+}
+
+/// Query of the book route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookQuery {
+    /// Levels per side (1 to [`MAX_DEPTH`]).
+    pub depth: Option<u32>,
+}
+
+/// One price level.
+#[derive(Debug, Serialize)]
+pub struct LevelView {
+    /// The level's price.
+    pub price: String,
+    /// Total resting quantity.
+    pub quantity: String,
+    /// Resting orders.
+    pub orders: u32,
+}
+
+/// The answer of the book route.
+#[derive(Debug, Serialize)]
+pub struct BookView {
+    /// The market's symbol.
+    pub symbol: String,
+    /// Best bid first.
+    pub bids: Vec<LevelView>,
+    /// Best ask first.
+    pub asks: Vec<LevelView>,
+}
+
+/// `GET /v1/markets/{symbol}/book?depth=N`.
+///
+/// # Errors
+/// 404 `market_not_found`, 400 `invalid_query` for a depth out of range, 503 if the shard
+/// cannot answer.
+pub async fn book(
+    State(state): State<AppState>,
+    ApiPath(symbol): ApiPath<String>,
+    ApiQuery(query): ApiQuery<BookQuery>,
+) -> Result<ApiJson<BookView>, Problem> {
+    let depth = query.depth.unwrap_or(DEFAULT_DEPTH);
+    if !(1..=MAX_DEPTH).contains(&depth) {
+        return Err(Problem::bad_request(
+            "invalid_query",
+            format!("depth must be between 1 and {MAX_DEPTH}."),
+        )
+        .with_field("depth"));
+    }
+    let shards = state.shards();
+    let market = shards
+        .by_symbol(&symbol)
+        .ok_or_else(|| from_reject(RejectReason::UnknownMarket))?;
+    let client = shards
+        .client(market.shard)
+        .ok_or_else(Problem::internal_without_cause)?;
+    let depth = client
+        .depth(market.config.id(), depth)
+        .await
+        .map_err(|e| shard_problem(&e, "book depth"))?
+        .ok_or_else(|| {
+            tracing::error!(symbol, "configured market unknown to its shard");
+            Problem::internal_without_cause()
+        })?;
+    let p = market.precision;
+    let levels = |levels: Vec<DepthLevel>| {
+        levels
+            .into_iter()
+            .map(|l| LevelView {
+                price: format_price(l.price, p),
+                quantity: format_quantity(l.quantity, p),
+                orders: l.orders,
+            })
+            .collect()
+    };
+    Ok(ApiJson(BookView {
+        symbol: market.symbol(),
+        bids: levels(depth.bids),
+        asks: levels(depth.asks),
+    }))
+}
+
+/// The resource's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/markets", get(list))
+        .route("/v1/markets/{symbol}/book", get(book))
+}

@@ -1,0 +1,5 @@
+//! One router per REST resource. Each handler answers with JSON or a [`crate::problem::Problem`].
+
+pub mod markets;
+pub mod orders;
+pub mod whoami;

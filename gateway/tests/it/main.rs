@@ -1,0 +1,10 @@
+//! Gateway integration tests: the real gateway on port 0 in front of a real in-process
+//! shard (journal in a temporary directory), driven over HTTP.
+
+// Test helpers unwrap freely: a panic is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+mod markets;
+mod orders;
+mod whoami;
