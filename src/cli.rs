@@ -39,8 +39,53 @@ pub enum LogFormat {
 pub enum Command {
     /// Serve one matcher shard: order entry and the event feed.
     Matcher(MatcherFlags),
+    /// Serve the HTTP gateway (`[gateway]`, `[auth]`, market rules from `[[markets]]`).
+    Gateway(GatewayFlags),
+    /// Run the whole platform on this machine: two shards and the gateway, with dev tokens.
+    Dev(DevFlags),
     /// Mint an HS256 token for development (uses `auth.hs256_secret`).
     Token(TokenFlags),
+}
+
+/// Flags of `tradeplane gateway`.
+#[derive(Debug, Default, clap::Args)]
+pub struct GatewayFlags {
+    /// HTTP address (overrides `gateway.listen`).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Print the effective configuration as JSON and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+impl GatewayFlags {
+    /// The flags that were given, as a configuration layer.
+    #[must_use]
+    pub fn overrides(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(l) = self.listen {
+            m.insert("listen".into(), json!(l.to_string()));
+        }
+        json!({ "gateway": m })
+    }
+}
+
+/// Flags of `tradeplane dev`.
+#[derive(Debug, clap::Args)]
+pub struct DevFlags {
+    /// Gateway HTTP address (default: `gateway.listen`, 127.0.0.1:8080). Port 0 picks a free
+    /// port; the address is printed.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Shard 1 and shard 2 ports on 127.0.0.1 (0 picks a free port).
+    #[arg(long, value_delimiter = ',', default_values_t = [7001u16, 7002])]
+    pub shard_ports: Vec<u16>,
+    /// Journals (`shard-1`, `shard-2`) and the generated dev secret live here.
+    #[arg(long, default_value = "./data/dev")]
+    pub data_dir: PathBuf,
+    /// Skip fdatasync (benchmarks only: acknowledged orders can be lost on a crash).
+    #[arg(long)]
+    pub no_fsync: bool,
 }
 
 /// Flags of `tradeplane token`.

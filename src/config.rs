@@ -19,8 +19,13 @@ use matcher::{EngineConfig, MarketConfig, MarketId, Price, Quantity, Symbol};
 pub struct Config {
     /// Token issuing and checking.
     pub auth: AuthSection,
+    /// The market catalogue shared by every role: engine rules by symbol. The gateway
+    /// takes a market's rules from here, or else from `matcher.markets`.
+    pub markets: Vec<MarketSpec>,
     /// One matcher shard.
     pub matcher: MatcherSection,
+    /// The HTTP gateway.
+    pub gateway: GatewaySection,
 }
 
 /// Token issuing and checking, shared by the gateway and `tradeplane token`.
@@ -34,6 +39,8 @@ pub struct AuthSection {
     /// The HS256 secret (at least 32 bytes). Keep it out of files: prefer
     /// `TRADEPLANE_AUTH__HS256_SECRET`.
     pub hs256_secret: Option<String>,
+    /// A JWKS file with RS256 / ES256 / EdDSA public keys (re-read on an unknown `kid`).
+    pub jwks_file: Option<PathBuf>,
 }
 
 impl Default for AuthSection {
@@ -42,7 +49,42 @@ impl Default for AuthSection {
             issuer: "tradeplane".into(),
             audience: "tradeplane-api".into(),
             hs256_secret: None,
+            jwks_file: None,
         }
+    }
+}
+
+impl AuthSection {
+    /// The gateway's token verification settings; needs a secret or a JWKS.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the setting (and its environment variable).
+    pub fn verifier(&self) -> Result<gateway::auth::AuthConfig, ConfigError> {
+        let mut auth = gateway::auth::AuthConfig::new(&self.issuer, &self.audience);
+        if let Some(secret) = &self.hs256_secret {
+            auth.hs256_secret = Some(
+                gateway::auth::Hs256Secret::new(secret.as_bytes().to_vec()).map_err(|e| {
+                    ConfigError::Invalid(format!(
+                        "auth.hs256_secret (TRADEPLANE_AUTH__HS256_SECRET): {e}"
+                    ))
+                })?,
+            );
+        }
+        if let Some(file) = &self.jwks_file {
+            auth.jwks = Some(gateway::auth::JwksConfig::new(
+                gateway::auth::JwksSource::File(file.clone()),
+            ));
+        }
+        if auth.hs256_secret.is_none() && auth.jwks.is_none() {
+            return Err(ConfigError::Invalid(
+                "auth: no key to verify tokens with: set auth.hs256_secret \
+                 (TRADEPLANE_AUTH__HS256_SECRET) or auth.jwks_file (TRADEPLANE_AUTH__JWKS_FILE)"
+                    .into(),
+            ));
+        }
+        auth.validate()
+            .map_err(|e| ConfigError::Invalid(format!("auth: {e}")))?;
+        Ok(auth)
     }
 }
 
@@ -56,6 +98,7 @@ impl std::fmt::Debug for AuthSection {
                 "hs256_secret",
                 &self.hs256_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("jwks_file", &self.jwks_file)
             .finish()
     }
 }
@@ -247,5 +290,160 @@ impl MatcherSection {
         c.validate()
             .map_err(|e| ConfigError::Invalid(format!("matcher: {e}")))?;
         Ok(c)
+    }
+}
+
+/// The HTTP gateway: where it listens, its limits, and per market the API precision and
+/// the shard that owns the book.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySection {
+    /// HTTP address.
+    pub listen: SocketAddr,
+    /// End-to-end request timeout in milliseconds (past it: 503 with `Retry-After`).
+    pub request_timeout_ms: u64,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// Pooled connections per shard.
+    pub shard_connections: usize,
+    /// Redis for `Idempotency-Key` (a request carrying the header answers 503 while it is
+    /// unreachable, rather than risk running twice).
+    pub redis_url: Option<String>,
+    /// Per-principal requests per second (0: no limit).
+    pub rate_limit_per_second: u32,
+    /// Requests a principal may send at once after a quiet period.
+    pub rate_limit_burst: u32,
+    /// The markets the gateway routes.
+    pub markets: Vec<GatewayMarket>,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_ms: duration_ms(
+                gateway::config::GatewayConfig::DEFAULT_REQUEST_TIMEOUT,
+            ),
+            body_limit: gateway::config::GatewayConfig::DEFAULT_BODY_LIMIT,
+            shard_connections: gateway::config::GatewayConfig::DEFAULT_SHARD_CONNECTIONS,
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            rate_limit_per_second: 1_000,
+            rate_limit_burst: 2_000,
+            markets: Vec::new(),
+        }
+    }
+}
+
+fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// One market as the gateway routes it; its engine rules come from `[[markets]]` or
+/// `[[matcher.markets]]` with the same symbol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayMarket {
+    /// Symbol, e.g. `BTC-USD`.
+    pub symbol: String,
+    /// Decimal places of one price unit (`2`: a price unit is 0.01).
+    pub price_decimals: u32,
+    /// Decimal places of one quantity unit.
+    pub quantity_decimals: u32,
+    /// The shard serving this market.
+    pub shard: SocketAddr,
+}
+
+impl Config {
+    /// The engine rules for `symbol`: from `markets`, else from `matcher.markets`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] if the two lists disagree or the rules are invalid.
+    fn market_rules(&self, symbol: &str) -> Result<Option<MarketConfig>, ConfigError> {
+        let top = self
+            .markets
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.symbol == symbol);
+        let shard = self
+            .matcher
+            .markets
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.symbol == symbol);
+        match (top, shard) {
+            (Some((_, a)), Some((_, b))) if a != b => Err(ConfigError::Invalid(format!(
+                "markets and matcher.markets disagree on the rules of {symbol}"
+            ))),
+            (Some((i, m)), _) => m
+                .to_market()
+                .map(Some)
+                .map_err(|e| ConfigError::Invalid(format!("markets[{i}]: {e}"))),
+            (None, Some((i, m))) => m
+                .to_market()
+                .map(Some)
+                .map_err(|e| ConfigError::Invalid(format!("matcher.markets[{i}]: {e}"))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The gateway configuration these settings describe, checked.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the bad setting.
+    pub fn gateway(&self) -> Result<gateway::config::GatewayConfig, ConfigError> {
+        let g = &self.gateway;
+        if g.markets.is_empty() {
+            return Err(ConfigError::Invalid(
+                "gateway.markets is empty: the gateway needs at least one market".into(),
+            ));
+        }
+        let routes = g
+            .markets
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let market = self.market_rules(&m.symbol)?.ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "gateway.markets[{i}]: no rules for {:?}: add a [[markets]] (or \
+                         [[matcher.markets]]) entry with that symbol",
+                        m.symbol
+                    ))
+                })?;
+                let precision =
+                    gateway::decimal::Precision::new(m.price_decimals, m.quantity_decimals)
+                        .map_err(|e| ConfigError::Invalid(format!("gateway.markets[{i}]: {e}")))?;
+                Ok(gateway::config::MarketRoute {
+                    market,
+                    precision,
+                    shard: m.shard,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        for (name, zero) in [
+            ("gateway.request_timeout_ms", g.request_timeout_ms == 0),
+            ("gateway.body_limit", g.body_limit == 0),
+            ("gateway.shard_connections", g.shard_connections == 0),
+        ] {
+            if zero {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be greater than zero"
+                )));
+            }
+        }
+        let mut config = gateway::config::GatewayConfig::new(self.auth.verifier()?, routes);
+        config.request_timeout = std::time::Duration::from_millis(g.request_timeout_ms);
+        config.body_limit = g.body_limit;
+        config.shard_connections = g.shard_connections;
+        config.redis_url.clone_from(&g.redis_url);
+        config.rate_limit = std::num::NonZeroU32::new(g.rate_limit_per_second).map(|per_second| {
+            gateway::rate_limit::RateLimit {
+                per_second,
+                burst: std::num::NonZeroU32::new(g.rate_limit_burst).unwrap_or(per_second),
+            }
+        });
+        config
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("gateway.{e}")))?;
+        Ok(config)
     }
 }

@@ -5,7 +5,10 @@
 
 pub mod cli;
 pub mod config;
+mod dev;
 mod signals;
+
+pub use dev::READY_LINE;
 
 use std::process::ExitCode;
 
@@ -26,6 +29,9 @@ pub enum Error {
     /// The shard failed.
     #[error(transparent)]
     Shard(#[from] matcher::shard::ShardError),
+    /// The gateway failed.
+    #[error("gateway: {0}")]
+    Gateway(#[from] gateway::app::StartError),
     /// A token could not be minted.
     #[error("cannot mint a token: {0}")]
     Token(String),
@@ -53,9 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Matcher(flags) => {
             let config = config::load(cli.config.as_deref(), &flags.overrides())?;
             if flags.print_config {
-                let json = serde_json::to_string_pretty(&config)
-                    .map_err(|e| Error::Startup(e.to_string()))?;
-                println!("{json}");
+                print_config(&config)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let shard = config.matcher.shard()?;
@@ -71,12 +75,46 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Command::Gateway(flags) => {
+            let config = config::load(cli.config.as_deref(), &flags.overrides())?;
+            if flags.print_config {
+                print_config(&config)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let gateway = config.gateway()?;
+            let listen = config.gateway.listen;
+            runtime()?.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|e| Error::Startup(format!("cannot listen on {listen}: {e}")))?;
+                let shutdown = CancellationToken::new();
+                signals::cancel_on_signal(shutdown.clone());
+                gateway::app::run(gateway, listener, shutdown).await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Dev(flags) => {
+            let config = config::load(cli.config.as_deref(), &serde_json::json!({}))?;
+            runtime()?.block_on(dev::run(config, &flags))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Token(flags) => {
             let config = config::load(cli.config.as_deref(), &serde_json::json!({}))?;
             println!("{}", token(&config, &flags)?);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Prints the effective configuration (secrets redacted) as JSON.
+fn print_config(config: &config::Config) -> Result<(), Error> {
+    let mut shown = config.clone();
+    if shown.auth.hs256_secret.is_some() {
+        shown.auth.hs256_secret = Some("<redacted>".into());
+    }
+    let json = serde_json::to_string_pretty(&shown).map_err(|e| Error::Startup(e.to_string()))?;
+    println!("{json}");
+    Ok(())
 }
 
 /// Mints a development token with the configured HS256 secret.

@@ -5,27 +5,38 @@
 //! finishes the requests in flight.
 //!
 //! Layering, outermost first, on every matched route: [`middleware::deadline`] →
-//! [`middleware::authenticate`] → [`middleware::authorize`] (per resource) → handler.
+//! [`middleware::authenticate`] → [`rate_limit::rate_limit`] →
+//! [`idempotency_layer::idempotency`] →
+//! [`middleware::authorize`] (per resource) → handler.
 //! Unmatched paths and methods reach the problem+json fallbacks without authentication:
-//! a 404 for an unknown path says nothing about any resource.
+//! a 404 for an unknown path says nothing about any resource. `/healthz` and `/readyz`
+//! are unauthenticated too. [`middleware::request_id`] wraps everything, fallbacks
+//! included, so every response carries `X-Request-Id`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Authenticator, ConfigError};
 use crate::config::{GatewayConfig, GatewayConfigError};
+use crate::health;
+use crate::idempotency::{IdempotencyStore, connection_manager};
+use crate::idempotency_layer;
 use crate::middleware;
 use crate::problem::{method_not_allowed_fallback, not_found_fallback};
+use crate::rate_limit::{self, RateLimiter};
 use crate::rbac::{Authorizer, Ownership, RbacError};
 use crate::routes;
 use crate::shards::Shards;
+
+/// How much longer than the request timeout an in-flight idempotency marker lives.
+const IN_FLIGHT_MARGIN: Duration = Duration::from_secs(5);
 
 /// Everything a request handler shares. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -37,6 +48,8 @@ struct Inner {
     shards: Shards,
     request_timeout: Duration,
     body_limit: usize,
+    idempotency: Option<IdempotencyStore>,
+    rate_limiter: Option<RateLimiter>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -47,6 +60,8 @@ impl std::fmt::Debug for Inner {
             .field("shards", &self.shards)
             .field("request_timeout", &self.request_timeout)
             .field("body_limit", &self.body_limit)
+            .field("idempotency", &self.idempotency)
+            .field("rate_limiter", &self.rate_limiter)
             .finish_non_exhaustive()
     }
 }
@@ -63,6 +78,9 @@ impl AppState {
 
     /// Builds the state with a given authorizer (for policies loaded from files).
     ///
+    /// Must be called inside a Tokio runtime when `redis_url` is set (the Redis connection
+    /// is lazy: nothing is dialled until the first request with an `Idempotency-Key`).
+    ///
     /// # Errors
     /// [`StartError`] if the configuration is invalid.
     pub fn with_authorizer(
@@ -76,12 +94,34 @@ impl AppState {
             config.request_timeout,
             config.shard_connections,
         );
+        let idempotency = match &config.redis_url {
+            None => None,
+            Some(url) => {
+                let op_timeout = IdempotencyStore::DEFAULT_OP_TIMEOUT.min(config.request_timeout);
+                let conn = connection_manager(url, op_timeout)
+                    .map_err(|e| StartError::Config(GatewayConfigError::RedisUrl(e.to_string())))?;
+                // Longer than any handler may run (the deadline cuts it off at
+                // request_timeout), so a live request never loses its marker.
+                let in_flight_ttl = config.request_timeout + IN_FLIGHT_MARGIN;
+                Some(
+                    IdempotencyStore::new(
+                        conn,
+                        config.redis_prefix.clone(),
+                        config.idempotency_ttl,
+                        in_flight_ttl,
+                    )
+                    .with_op_timeout(op_timeout),
+                )
+            }
+        };
         Ok(Self(Arc::new(Inner {
             authenticator,
             authorizer,
             shards,
             request_timeout: config.request_timeout,
             body_limit: config.body_limit,
+            idempotency,
+            rate_limiter: config.rate_limit.map(RateLimiter::new),
         })))
     }
 
@@ -107,6 +147,24 @@ impl AppState {
     #[must_use]
     pub fn request_timeout(&self) -> Duration {
         self.0.request_timeout
+    }
+
+    /// Largest request body accepted, in bytes.
+    #[must_use]
+    pub fn body_limit(&self) -> usize {
+        self.0.body_limit
+    }
+
+    /// The per-principal rate limiter, if configured.
+    #[must_use]
+    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.0.rate_limiter.as_ref()
+    }
+
+    /// The `Idempotency-Key` store, if Redis is configured.
+    #[must_use]
+    pub fn idempotency(&self) -> Option<&IdempotencyStore> {
+        self.0.idempotency.as_ref()
     }
 }
 
@@ -143,11 +201,19 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::whoami::router().route_layer(public(state.clone())))
         .merge(routes::markets::router().route_layer(public(state.clone())))
         .merge(routes::orders::router().route_layer(owned(state.clone())))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            idempotency_layer::idempotency,
+        ))
+        .route_layer(from_fn_with_state(state.clone(), rate_limit::rate_limit))
         .route_layer(from_fn_with_state(state.clone(), middleware::authenticate))
         .route_layer(from_fn_with_state(state.clone(), middleware::deadline))
+        // Unauthenticated; `/readyz` bounds its own pings.
+        .merge(health::router())
         .fallback(not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(state.0.body_limit))
+        .layer(from_fn(middleware::request_id))
         .with_state(state)
 }
 

@@ -13,6 +13,7 @@ use matcher::MarketConfig;
 
 use crate::auth::AuthConfig;
 use crate::decimal::Precision;
+use crate::rate_limit::RateLimit;
 
 /// One market as the gateway sees it: the engine's configuration (id, symbol, tick, lot,
 /// band), how its integer units read as decimals, and the shard that owns its book.
@@ -40,6 +41,16 @@ pub struct GatewayConfig {
     pub body_limit: usize,
     /// Pooled connections per shard.
     pub shard_connections: usize,
+    /// Redis for `Idempotency-Key` (`redis://host:port/db`). `None`: a request carrying the
+    /// header answers 503 `idempotency_unavailable` rather than run unprotected.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key the gateway writes (tests use one per test).
+    pub redis_prefix: String,
+    /// How long a finished response stays replayable.
+    pub idempotency_ttl: Duration,
+    /// Per-principal request rate; `None` (the default) disables the limit, so the CLI
+    /// decides (a load generator with one token must not be throttled by surprise).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl GatewayConfig {
@@ -49,6 +60,10 @@ impl GatewayConfig {
     pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
     /// Default pooled connections per shard.
     pub const DEFAULT_SHARD_CONNECTIONS: usize = 2;
+    /// Default Redis key prefix.
+    pub const DEFAULT_REDIS_PREFIX: &'static str = "tp:";
+    /// Default replay window of an idempotent response: 24 hours.
+    pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
     /// A configuration with default limits.
     #[must_use]
@@ -59,6 +74,10 @@ impl GatewayConfig {
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             body_limit: Self::DEFAULT_BODY_LIMIT,
             shard_connections: Self::DEFAULT_SHARD_CONNECTIONS,
+            redis_url: None,
+            redis_prefix: Self::DEFAULT_REDIS_PREFIX.to_owned(),
+            idempotency_ttl: Self::DEFAULT_IDEMPOTENCY_TTL,
+            rate_limit: None,
         }
     }
 
@@ -93,6 +112,14 @@ impl GatewayConfig {
         if self.shard_connections == 0 {
             return Err(GatewayConfigError::ZeroLimit("shard_connections"));
         }
+        if self.idempotency_ttl.is_zero() {
+            return Err(GatewayConfigError::ZeroLimit("idempotency_ttl"));
+        }
+        if let Some(url) = &self.redis_url
+            && let Err(error) = redis::Client::open(url.as_str())
+        {
+            return Err(GatewayConfigError::RedisUrl(error.to_string()));
+        }
         Ok(())
     }
 }
@@ -112,6 +139,9 @@ pub enum GatewayConfigError {
     /// Two markets share an id.
     #[error("markets: market id {0} is configured twice")]
     DuplicateMarketId(u32),
+    /// `redis_url` is not a Redis URL.
+    #[error("redis_url: {0}")]
+    RedisUrl(String),
     /// A limit that must be positive is zero.
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),

@@ -11,11 +11,18 @@
 //!   account's order is indistinguishable from a missing one.
 //! - [`deadline`]: a request still running after the configured timeout answers 503 with
 //!   `Retry-After`, so nothing hangs whatever a shard does.
+//! - [`request_id`]: the outermost layer. Honours a valid incoming `X-Request-Id` (1 to
+//!   [`MAX_REQUEST_ID_LEN`] printable ASCII characters) or generates one, runs the request
+//!   in a tracing span carrying it, and echoes it on every response, problems included.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -24,6 +31,57 @@ use crate::auth::{AuthError, Principal, Role};
 use crate::problem::Problem;
 use crate::rbac::{Decision, Ownership};
 use crate::shards::SHARD_RETRY_AFTER_SECS;
+use tracing::Instrument as _;
+
+/// The request-id header, honoured on requests and set on every response.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Longest incoming request id honoured; a longer or non-printable one is replaced.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A request's id, in the request's extensions for handlers and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub HeaderValue);
+
+/// Honours or generates the request id, runs the request in a span carrying it, and
+/// echoes it on the response (see the module docs).
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .filter(|v| valid_request_id(v.as_bytes()))
+        .cloned()
+        .unwrap_or_else(generate_request_id);
+    request.headers_mut().insert(X_REQUEST_ID, id.clone());
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = id.to_str().unwrap_or_default(),
+        method = %request.method(),
+        path = request.uri().path(),
+    );
+    let mut response = next.run(request).instrument(span).await;
+    response.headers_mut().insert(X_REQUEST_ID, id);
+    response
+}
+
+/// 1..=[`MAX_REQUEST_ID_LEN`] bytes of printable ASCII, no spaces.
+fn valid_request_id(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// 32 hex digits: a per-process counter and the clock, hashed with random keys.
+fn generate_request_id() -> HeaderValue {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let state = RandomState::new();
+    let hi = state.hash_one((n, nanos, 0_u8));
+    let lo = state.hash_one((n, nanos, 1_u8));
+    HeaderValue::from_str(&format!("{hi:016x}{lo:016x}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
 
 /// Verifies the bearer token and stores the [`Principal`] in the request's extensions.
 pub async fn authenticate(
@@ -153,6 +211,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_validated() {
+        assert!(valid_request_id(b"abc-123_X.y"));
+        assert!(!valid_request_id(b""));
+        assert!(!valid_request_id(b"has space"));
+        assert!(!valid_request_id(&[b'a'; MAX_REQUEST_ID_LEN + 1]));
+        assert!(valid_request_id(&[b'a'; MAX_REQUEST_ID_LEN]));
+        let a = generate_request_id();
+        let b = generate_request_id();
+        assert_ne!(a, b);
+        assert!(valid_request_id(a.as_bytes()));
+    }
 
     #[test]
     fn bearer_tokens_are_read_strictly() {

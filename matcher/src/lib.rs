@@ -16,6 +16,17 @@
 //! The exact rules (validation order, self-trade prevention, amend priority) are in the
 //! `engine` module's documentation; the property tests hold the engine to a separate,
 //! simple reference book written from those rules.
+//!
+//! Around the engine, the rest of the crate makes it a durable network service:
+//! - [`codec`]: the binary encoding of commands and events, shared by the journal and the
+//!   wire;
+//! - [`journal`]: preallocated, checksummed segments written in group-committed batches,
+//!   read back by recovery and by the event feed; snapshots (`Engine::begin_snapshot`)
+//!   are copy-on-write so the matching loop never stops for them;
+//! - [`shard`]: the server (I/O threads → ring → one pinned matching thread → journal
+//!   thread → acknowledgements and feed), recovery, retention;
+//! - [`protocol`] and [`client`]: the wire format and the pooled, pipelined client the
+//!   gateway uses.
 
 mod accounts;
 mod background;

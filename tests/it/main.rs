@@ -5,5 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod config;
+mod dev;
+mod gateway_role;
 mod matcher_role;
 mod token;

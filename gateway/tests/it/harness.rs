@@ -57,6 +57,16 @@ impl Stack {
         Self::with_routes(routes, dir, stop, vec![shard]).await
     }
 
+    /// As [`Self::start`], with the gateway's configuration adjusted by `configure`.
+    pub(crate) async fn start_configured(configure: impl FnOnce(&mut GatewayConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let markets = vec![market(1, "AAA-USD"), market(2, "BBB-USD")];
+        let (addr, shard) = spawn_shard(&dir.path().join("s0"), markets.clone(), &stop).await;
+        let routes = markets.into_iter().map(|m| route(m, addr)).collect();
+        Self::with_config(routes, dir, stop, vec![shard], configure).await
+    }
+
     /// Two shards, AAA-USD on the first and BBB-USD on the second.
     pub(crate) async fn start_two_shards() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -119,10 +129,23 @@ impl Stack {
         shards: Vec<JoinHandle<()>>,
         request_timeout: Duration,
     ) -> Self {
+        Self::with_config(routes, dir, stop, shards, |c| {
+            c.request_timeout = request_timeout;
+        })
+        .await
+    }
+
+    async fn with_config(
+        routes: Vec<MarketRoute>,
+        dir: tempfile::TempDir,
+        stop: CancellationToken,
+        shards: Vec<JoinHandle<()>>,
+        configure: impl FnOnce(&mut GatewayConfig),
+    ) -> Self {
         let mut auth = AuthConfig::new(ISSUER, AUDIENCE);
         auth.hs256_secret = Some(Hs256Secret::new(SECRET).unwrap());
         let mut config = GatewayConfig::new(auth, routes);
-        config.request_timeout = request_timeout;
+        configure(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let gateway_stop = stop.clone();

@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod harness;
+mod health;
+mod idempotency;
 mod markets;
 mod orders;
+mod rate_limit;
 mod whoami;
