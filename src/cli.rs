@@ -45,6 +45,8 @@ pub enum Command {
     Dev(DevFlags),
     /// Mint an HS256 token for development (uses `auth.hs256_secret`).
     Token(TokenFlags),
+    /// Print the gateway's OpenAPI 3.1 document (the committed `openapi/openapi.json`).
+    Openapi,
 }
 
 /// Flags of `tradeplane gateway`.

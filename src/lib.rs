@@ -103,6 +103,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             println!("{}", token(&config, &flags)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Openapi => {
+            print!("{}", gateway::openapi::document_json());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -9,9 +9,9 @@
 //! [`idempotency_layer::idempotency`] →
 //! [`middleware::authorize`] (per resource) → handler.
 //! Unmatched paths and methods reach the problem+json fallbacks without authentication:
-//! a 404 for an unknown path says nothing about any resource. `/healthz` and `/readyz`
-//! are unauthenticated too. [`middleware::request_id`] wraps everything, fallbacks
-//! included, so every response carries `X-Request-Id`.
+//! a 404 for an unknown path says nothing about any resource. `/healthz`, `/readyz` and
+//! `/openapi.json` are unauthenticated too. [`middleware::request_id`] wraps everything,
+//! fallbacks included, so every response carries `X-Request-Id`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::{Authenticator, ConfigError};
 use crate::config::{GatewayConfig, GatewayConfigError};
@@ -29,6 +30,7 @@ use crate::health;
 use crate::idempotency::{IdempotencyStore, connection_manager};
 use crate::idempotency_layer;
 use crate::middleware;
+use crate::openapi;
 use crate::problem::{method_not_allowed_fallback, not_found_fallback};
 use crate::rate_limit::{self, RateLimiter};
 use crate::rbac::{Authorizer, Ownership, RbacError};
@@ -50,6 +52,7 @@ struct Inner {
     body_limit: usize,
     idempotency: Option<IdempotencyStore>,
     rate_limiter: Option<RateLimiter>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -62,6 +65,7 @@ impl std::fmt::Debug for Inner {
             .field("body_limit", &self.body_limit)
             .field("idempotency", &self.idempotency)
             .field("rate_limiter", &self.rate_limiter)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +126,7 @@ impl AppState {
             body_limit: config.body_limit,
             idempotency,
             rate_limiter: config.rate_limit.map(RateLimiter::new),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         })))
     }
 
@@ -161,6 +166,12 @@ impl AppState {
         self.0.rate_limiter.as_ref()
     }
 
+    /// Prometheus metrics.
+    #[must_use]
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.0.metrics
+    }
+
     /// The `Idempotency-Key` store, if Redis is configured.
     #[must_use]
     pub fn idempotency(&self) -> Option<&IdempotencyStore> {
@@ -185,6 +196,25 @@ pub enum StartError {
     Io(#[source] std::io::Error),
 }
 
+/// The documented routes, grouped by the layers they get. [`router`] serves them and
+/// [`crate::openapi::document`] describes them, so the two cannot drift apart.
+pub(crate) struct DocumentedRoutes {
+    /// Authenticated; RBAC without ownership.
+    pub(crate) public: OpenApiRouter<AppState>,
+    /// Authenticated; RBAC on the caller's own account.
+    pub(crate) owned: OpenApiRouter<AppState>,
+    /// No authentication: health and the OpenAPI document.
+    pub(crate) unauthenticated: OpenApiRouter<AppState>,
+}
+
+pub(crate) fn documented_routes() -> DocumentedRoutes {
+    DocumentedRoutes {
+        public: routes::whoami::router().merge(routes::markets::router()),
+        owned: routes::orders::router(),
+        unauthenticated: health::router().merge(openapi::router()),
+    }
+}
+
 /// The gateway's whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let public = |s: AppState| {
@@ -197,10 +227,13 @@ pub fn router(state: AppState) -> Router {
             middleware::authorize(st, Ownership::Own, req, next)
         })
     };
+    let routes = documented_routes();
+    let (public_routes, _) = routes.public.split_for_parts();
+    let (owned_routes, _) = routes.owned.split_for_parts();
+    let (unauthenticated_routes, _) = routes.unauthenticated.split_for_parts();
     Router::new()
-        .merge(routes::whoami::router().route_layer(public(state.clone())))
-        .merge(routes::markets::router().route_layer(public(state.clone())))
-        .merge(routes::orders::router().route_layer(owned(state.clone())))
+        .merge(public_routes.route_layer(public(state.clone())))
+        .merge(owned_routes.route_layer(owned(state.clone())))
         .route_layer(from_fn_with_state(
             state.clone(),
             idempotency_layer::idempotency,
@@ -209,10 +242,15 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), middleware::authenticate))
         .route_layer(from_fn_with_state(state.clone(), middleware::deadline))
         // Unauthenticated; `/readyz` bounds its own pings.
-        .merge(health::router())
+        .merge(unauthenticated_routes)
         .fallback(not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(state.0.body_limit))
+        // `.layer`, not `.route_layer`: unmatched 404s and 405s are counted too.
+        .layer(from_fn_with_state(
+            state.metrics().clone(),
+            crate::metrics::track,
+        ))
         .layer(from_fn(middleware::request_id))
         .with_state(state)
 }

@@ -8,14 +8,16 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use serde::Serialize;
 use tokio::task::JoinSet;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::openapi::Problem as ProblemSchema;
 use crate::problem::{ApiJson, Problem};
 use crate::shards::SHARD_RETRY_AFTER_SECS;
 
@@ -23,22 +25,35 @@ use crate::shards::SHARD_RETRY_AFTER_SECS;
 pub const PING_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The answer of `GET /healthz`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// Always `"ok"`.
+    #[schema(example = "ok")]
     pub status: &'static str,
 }
 
 /// The answer of `GET /readyz` when ready.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
     /// Always `"ready"`.
+    #[schema(example = "ready")]
     pub status: &'static str,
     /// Shards pinged (all answered).
     pub shards: usize,
 }
 
 /// `GET /healthz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    summary = "Liveness",
+    description = "200 while the process serves HTTP at all.",
+    responses(
+        (status = 200, description = "The process serves HTTP.", body = Health),
+    )
+)]
 pub async fn healthz() -> ApiJson<Health> {
     ApiJson(Health { status: "ok" })
 }
@@ -47,6 +62,20 @@ pub async fn healthz() -> ApiJson<Health> {
 ///
 /// # Errors
 /// 503 `not_ready` naming how many shards did not answer in time.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    summary = "Readiness",
+    description = "200 when every shard answers a ping in time, else 503.",
+    responses(
+        (status = 200, description = "Every shard answered a ping in time.", body = Ready),
+        (status = 503, description = "Some shards did not answer a ping in time (`not_ready`, with `unreachable_shards`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<Ready>, Problem> {
     let timeout = PING_TIMEOUT.min(state.request_timeout());
     let mut pings = JoinSet::new();
@@ -83,9 +112,30 @@ pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<Ready>, Pro
     .with_extension("unreachable_shards", unreachable))
 }
 
+/// Prometheus metrics of this gateway.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    summary = "Metrics",
+    description = "Requests and latency per route, method and status, requests in flight, and \
+                   shard round-trip times, in the OpenMetrics text format.",
+    responses(
+        (status = 200, description = "The current metrics, OpenMetrics text.",
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 500, description = "The metrics could not be rendered (`internal`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+    )
+)]
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    crate::metrics::metrics_handler(State(state.metrics().clone())).await
+}
+
 /// The health routes (unauthenticated).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }

@@ -4,7 +4,19 @@ use matcher::AccountId;
 use serde::{Deserialize, Serialize};
 
 /// A coarse role carried in the token's `roles` claim; RBAC policies refine what each may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads market data and its own account.

@@ -1,14 +1,16 @@
 //! `GET /v1/markets` and `GET /v1/markets/{symbol}/book?depth=N`: market data, with prices
 //! and quantities as decimal strings in each market's precision.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use matcher::{DepthLevel, RejectReason};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::decimal::{format_price, format_quantity};
+use crate::openapi::Problem as ProblemSchema;
 use crate::problem::{ApiJson, ApiPath, ApiQuery, Problem, from_reject};
 use crate::shards::{Market, shard_problem};
 
@@ -18,7 +20,7 @@ pub const DEFAULT_DEPTH: u32 = 10;
 pub const MAX_DEPTH: u32 = 1000;
 
 /// One market in `GET /v1/markets`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MarketView {
     /// The market's symbol.
     pub symbol: String,
@@ -52,13 +54,38 @@ impl MarketView {
 }
 
 /// The answer of `GET /v1/markets`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MarketList {
     /// Every market, in configuration order.
     pub markets: Vec<MarketView>,
 }
 
 /// `GET /v1/markets`.
+#[utoipa::path(
+    get,
+    path = "/v1/markets",
+    operation_id = "list_markets",
+    tag = "markets",
+    summary = "List markets",
+    description = "Every market, in configuration order, with prices and quantities as decimal strings.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every market with its tick size, lot size, price band and maximum quantity.", body = MarketList),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token (`unauthorized`); see `WWW-Authenticate`.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("WWW-Authenticate" = String, description = "The bearer challenge, with the reason as `error`."))),
+        (status = 403, description = "The caller's roles do not allow this request (`forbidden`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 429, description = "The caller's rate limit is exhausted (`rate_limited`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 500, description = "Internal error (`internal`); no details are shown.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 503, description = "The signing keys could not be fetched, or the request ran out of time (`unavailable`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn list(State(state): State<AppState>) -> ApiJson<MarketList> {
     ApiJson(MarketList {
         markets: state.shards().markets().map(MarketView::of).collect(),
@@ -74,7 +101,7 @@ pub struct BookQuery {
 }
 
 /// One price level.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LevelView {
     /// The level's price.
     pub price: String,
@@ -85,7 +112,7 @@ pub struct LevelView {
 }
 
 /// The answer of the book route.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BookView {
     /// The market's symbol.
     pub symbol: String,
@@ -100,6 +127,39 @@ pub struct BookView {
 /// # Errors
 /// 404 `market_not_found`, 400 `invalid_query` for a depth out of range, 503 if the shard
 /// cannot answer.
+#[utoipa::path(
+    get,
+    path = "/v1/markets/{symbol}/book",
+    operation_id = "get_book",
+    tag = "markets",
+    summary = "Order book",
+    description = "The market's aggregated price levels, best first on each side.",
+    security(("bearer" = [])),
+    params(
+        ("symbol" = String, Path, description = "The market's symbol.", example = "BTC-USD"),
+        ("depth" = Option<u32>, Query, nullable = false, description = "Levels per side, 1 to 1000 (default 10).", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "The aggregated price levels of the market's book, best first.", body = BookView),
+        (status = 400, description = "Invalid query string: an unknown parameter or a depth out of range (`invalid_query`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token (`unauthorized`); see `WWW-Authenticate`.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("WWW-Authenticate" = String, description = "The bearer challenge, with the reason as `error`."))),
+        (status = 403, description = "The caller's roles do not allow this request (`forbidden`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 404, description = "No market with that symbol (`market_not_found`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 429, description = "The caller's rate limit is exhausted (`rate_limited`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 500, description = "Internal error (`internal`); no details are shown.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 503, description = "The market's shard is unavailable or did not answer in time, the signing keys could not be fetched, or the request ran out of time (`unavailable`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn book(
     State(state): State<AppState>,
     ApiPath(symbol): ApiPath<String>,
@@ -147,8 +207,8 @@ pub async fn book(
 }
 
 /// The resource's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/markets", get(list))
-        .route("/v1/markets/{symbol}/book", get(book))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(book))
 }

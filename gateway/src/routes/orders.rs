@@ -16,16 +16,17 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::Router;
 use axum::extract::{MatchedPath, State};
 use axum::http::{Method, StatusCode};
-use axum::routing::get;
 use matcher::client::{Ack, ShardClient};
 use matcher::{
     Amend, Cancel, CancelAll, ClientOrderId, CommandKind, EventKind, NewOrder, OrderRef, OrderType,
     OrderView, Quantity, RejectReason,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 mod wire;
 
@@ -37,6 +38,7 @@ pub use wire::{
 use crate::app::AppState;
 use crate::decimal::{format_price, format_quantity, parse_price, parse_quantity};
 use crate::middleware::{Caller, check};
+use crate::openapi::Problem as ProblemSchema;
 use crate::problem::{ApiJson, ApiPath, ApiQuery, Problem, from_reject};
 use crate::rbac::Ownership;
 use crate::shards::{Market, format_order_id, parse_order_id, shard_problem};
@@ -46,6 +48,46 @@ use crate::shards::{Market, format_order_id, parse_order_id, shard_problem};
 /// # Errors
 /// 422 naming the field for a bad value, a problem from the engine's rejection, 503 if
 /// the shard cannot answer.
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    operation_id = "place_order",
+    tag = "orders",
+    summary = "Place an order",
+    description = "Places a limit or market order for the token's account. Prices and quantities are decimal strings in the market's precision; a missing `client_order_id` is generated. A 201 is a journalled order.",
+    security(("bearer" = [])),
+    request_body(content = PlaceOrder, description = "The order to place; the account is the token's.", content_type = "application/json"),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409."),
+    ),
+    responses(
+        (status = 201, description = "The order was accepted and journalled; its status and any fills made on entry.", body = OrderBody,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored response of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, description = "Malformed JSON (`malformed_json`), an unreadable body (`unreadable_body`) or an invalid `Idempotency-Key` (`invalid_idempotency_key`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token (`unauthorized`); see `WWW-Authenticate`.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("WWW-Authenticate" = String, description = "The bearer challenge, with the reason as `error`."))),
+        (status = 403, description = "The caller's roles do not allow this request (`forbidden`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 409, description = "The account already used this `client_order_id` (`duplicate_client_order_id`), or a request with the same `Idempotency-Key` is still being processed (`idempotency_in_flight`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 413, description = "The request body exceeds the configured limit (`payload_too_large`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 415, description = "The body is not sent as `Content-Type: application/json` (`unsupported_media_type`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 422, description = "A member is missing, unknown or of the wrong type (`invalid_body`), a value is invalid (`market_not_found`, `price_required`, `price_not_allowed`, `invalid_client_order_id`, `price_not_on_tick`, `price_out_of_band`, `zero_quantity`, `quantity_not_on_lot`, `quantity_too_large`, `post_only_would_cross`, …, with `field`), or the `Idempotency-Key` was used for a different request (`idempotency_key_reused`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 429, description = "The caller's rate limit is exhausted (`rate_limited`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 500, description = "Internal error (`internal`); no details are shown.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 503, description = "A shard did not answer in time (`unavailable`), the market's book is full (`book_full`), the idempotency store is unreachable or not configured while an `Idempotency-Key` was sent (`idempotency_unavailable`), the signing keys could not be fetched, or the request ran out of time.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn place(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -242,6 +284,38 @@ async fn visible_order<'a>(
 ///
 /// # Errors
 /// 404 `order_not_found`; 503 if the shard cannot answer.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}",
+    operation_id = "get_order",
+    tag = "orders",
+    summary = "Get an order",
+    description = "A live order. Another account's order is a 404, unless the caller's roles may read any account's orders.",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The order id, `ord_<shard>_<n>`.", example = "ord_0_42"),
+    ),
+    responses(
+        (status = 200, description = "The live order.", body = OrderBody),
+        (status = 400, description = "The path parameter is invalid (`invalid_path`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token (`unauthorized`); see `WWW-Authenticate`.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("WWW-Authenticate" = String, description = "The bearer challenge, with the reason as `error`."))),
+        (status = 403, description = "The caller's roles do not allow this request (`forbidden`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 404, description = "No live order with that id visible to the caller (`order_not_found`): unknown, finished, or another account's.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 429, description = "The caller's rate limit is exhausted (`rate_limited`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 500, description = "Internal error (`internal`); no details are shown.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 503, description = "A shard did not answer in time (`unavailable`), the signing keys could not be fetched, or the request ran out of time.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -258,6 +332,46 @@ pub async fn get_one(
 ///
 /// # Errors
 /// 404 `order_not_found` (also when it finished meanwhile); 503 if the shard cannot answer.
+#[utoipa::path(
+    delete,
+    path = "/v1/orders/{id}",
+    operation_id = "cancel_order",
+    tag = "orders",
+    summary = "Cancel an order",
+    description = "Cancels the order's remainder and answers with the order as it finished.",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The order id, `ord_<shard>_<n>`.", example = "ord_0_42"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409."),
+    ),
+    responses(
+        (status = 200, description = "The order as it finished: cancelled, with what had filled.", body = OrderBody,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored response of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, description = "The path parameter is invalid (`invalid_path`), or an invalid `Idempotency-Key` (`invalid_idempotency_key`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token (`unauthorized`); see `WWW-Authenticate`.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("WWW-Authenticate" = String, description = "The bearer challenge, with the reason as `error`."))),
+        (status = 403, description = "The caller's roles do not allow this request (`forbidden`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 404, description = "No live order with that id visible to the caller (`order_not_found`): unknown, finished, or another account's. Also when it finished meanwhile.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 409, description = "A request with the same `Idempotency-Key` is still being processed (`idempotency_in_flight`); retry later.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 413, description = "The request body exceeds the configured limit (`payload_too_large`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 422, description = "The `Idempotency-Key` was used for a different request (`idempotency_key_reused`), or the engine refused the cancellation.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 429, description = "The caller's rate limit is exhausted (`rate_limited`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 500, description = "Internal error (`internal`); no details are shown.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 503, description = "A shard did not answer in time (`unavailable`), the idempotency store is unreachable or not configured while an `Idempotency-Key` was sent (`idempotency_unavailable`), the signing keys could not be fetched, or the request ran out of time.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -298,6 +412,49 @@ pub async fn cancel(
 /// # Errors
 /// 404 `order_not_found` (also when it finished meanwhile); 422 naming the field for a bad
 /// value or from the engine's rejection; 503 if the shard cannot answer.
+#[utoipa::path(
+    patch,
+    path = "/v1/orders/{id}",
+    operation_id = "amend_order",
+    tag = "orders",
+    summary = "Amend an order",
+    description = "Changes the price, the total quantity, or both. A lower quantity keeps the order's place in the queue; a new price or a higher quantity loses it, and a new price that crosses trades at once (reported in `fills`).",
+    security(("bearer" = [])),
+    request_body(content = AmendOrder, description = "The new price, the new total quantity (filled included), or both.", content_type = "application/json"),
+    params(
+        ("id" = String, Path, description = "The order id, `ord_<shard>_<n>`.", example = "ord_0_42"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409."),
+    ),
+    responses(
+        (status = 200, description = "The amended order, with any trades the new price made (`fills`).", body = OrderBody,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored response of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, description = "Malformed JSON (`malformed_json`), an unreadable body (`unreadable_body`), an invalid path parameter (`invalid_path`) or an invalid `Idempotency-Key` (`invalid_idempotency_key`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token (`unauthorized`); see `WWW-Authenticate`.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("WWW-Authenticate" = String, description = "The bearer challenge, with the reason as `error`."))),
+        (status = 403, description = "The caller's roles do not allow this request (`forbidden`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 404, description = "No live order with that id visible to the caller (`order_not_found`): unknown, finished, or another account's. Also when it finished meanwhile.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 409, description = "A request with the same `Idempotency-Key` is still being processed (`idempotency_in_flight`); retry later.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 413, description = "The request body exceeds the configured limit (`payload_too_large`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 415, description = "The body is not sent as `Content-Type: application/json` (`unsupported_media_type`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 422, description = "A member is unknown or of the wrong type (`invalid_body`), a value is invalid (`price_not_on_tick`, `price_out_of_band`, `zero_quantity`, `quantity_not_on_lot`, `quantity_too_large`, `nothing_to_amend`, `quantity_below_filled`, `post_only_would_cross`, …, with `field`), or the `Idempotency-Key` was used for a different request (`idempotency_key_reused`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 429, description = "The caller's rate limit is exhausted (`rate_limited`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 500, description = "Internal error (`internal`); no details are shown.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 503, description = "A shard did not answer in time (`unavailable`), the idempotency store is unreachable or not configured while an `Idempotency-Key` was sent (`idempotency_unavailable`), the signing keys could not be fetched, or the request ran out of time.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn amend(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -383,7 +540,7 @@ pub struct OrdersQuery {
 }
 
 /// The answer of `GET /v1/orders`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderList {
     /// The caller's open orders.
     pub orders: Vec<OrderBody>,
@@ -403,6 +560,37 @@ fn markets_of<'a>(state: &'a AppState, symbol: Option<&str>) -> Result<Vec<&'a M
 ///
 /// # Errors
 /// 400 `invalid_query` for another status or an unknown symbol; 503 if a shard cannot answer.
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    operation_id = "list_orders",
+    tag = "orders",
+    summary = "List own open orders",
+    description = "The caller's own live orders, optionally on one market.",
+    security(("bearer" = [])),
+    params(
+        ("status" = Option<String>, Query, nullable = false, description = "Only `open` is supported (the default): live orders.", example = "open"),
+        ("symbol" = Option<String>, Query, nullable = false, description = "Only orders on this market.", example = "BTC-USD"),
+    ),
+    responses(
+        (status = 200, description = "The caller's own open orders.", body = OrderList),
+        (status = 400, description = "Invalid query string: an unknown parameter, a status other than `open`, or an unknown symbol (`invalid_query`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token (`unauthorized`); see `WWW-Authenticate`.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("WWW-Authenticate" = String, description = "The bearer challenge, with the reason as `error`."))),
+        (status = 403, description = "The caller's roles do not allow this request (`forbidden`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 429, description = "The caller's rate limit is exhausted (`rate_limited`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 500, description = "Internal error (`internal`); no details are shown.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 503, description = "A shard did not answer in time (`unavailable`), the signing keys could not be fetched, or the request ran out of time.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -438,7 +626,7 @@ pub async fn list(
 }
 
 /// The answer of `DELETE /v1/orders`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CancelledList {
     /// Ids of the orders cancelled.
     pub cancelled: Vec<String>,
@@ -449,6 +637,44 @@ pub struct CancelledList {
 /// # Errors
 /// 400 `invalid_query` for an unknown symbol; 503 if a shard cannot answer (orders on
 /// shards already asked stay cancelled).
+#[utoipa::path(
+    delete,
+    path = "/v1/orders",
+    operation_id = "cancel_all_orders",
+    tag = "orders",
+    summary = "Cancel all own orders",
+    description = "Cancels every open order of the caller's account, optionally on one market.",
+    security(("bearer" = [])),
+    params(
+        ("symbol" = Option<String>, Query, nullable = false, description = "Only orders on this market.", example = "BTC-USD"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409."),
+    ),
+    responses(
+        (status = 200, description = "The ids of the caller's orders that were cancelled.", body = CancelledList,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored response of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, description = "Invalid query string: an unknown parameter, `status`, or an unknown symbol (`invalid_query`); or an invalid `Idempotency-Key` (`invalid_idempotency_key`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token (`unauthorized`); see `WWW-Authenticate`.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("WWW-Authenticate" = String, description = "The bearer challenge, with the reason as `error`."))),
+        (status = 403, description = "The caller's roles do not allow this request (`forbidden`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 409, description = "A request with the same `Idempotency-Key` is still being processed (`idempotency_in_flight`); retry later.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 413, description = "The request body exceeds the configured limit (`payload_too_large`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 422, description = "The `Idempotency-Key` was used for a different request (`idempotency_key_reused`), or the engine refused the cancellation.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 429, description = "The caller's rate limit is exhausted (`rate_limited`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 500, description = "Internal error (`internal`); no details are shown.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 503, description = "A shard did not answer in time (`unavailable`), the idempotency store is unreachable or not configured while an `Idempotency-Key` was sent (`idempotency_unavailable`), the signing keys could not be fetched, or the request ran out of time. Orders on shards already asked stay cancelled.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn cancel_all(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -489,8 +715,8 @@ pub async fn cancel_all(
 }
 
 /// The resource's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", get(list).post(place).delete(cancel_all))
-        .route("/v1/orders/{id}", get(get_one).delete(cancel).patch(amend))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, place, cancel_all))
+        .routes(routes!(get_one, cancel, amend))
 }

@@ -8,6 +8,8 @@ mod harness;
 mod health;
 mod idempotency;
 mod markets;
+mod metrics;
+mod openapi;
 mod orders;
 mod rate_limit;
 mod whoami;

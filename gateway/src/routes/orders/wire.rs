@@ -2,12 +2,13 @@
 
 use matcher::{OrderView, Side, StpMode, TimeInForce};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::decimal::{format_price, format_quantity};
 use crate::shards::{Market, format_order_id};
 
 /// Buy or sell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiSide {
     /// Buy.
@@ -17,7 +18,7 @@ pub enum ApiSide {
 }
 
 /// Limit or market.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiOrderType {
     /// Trades at `price` or better; may rest.
@@ -27,7 +28,7 @@ pub enum ApiOrderType {
 }
 
 /// Time in force.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiTimeInForce {
     /// Good till cancelled.
@@ -39,7 +40,7 @@ pub enum ApiTimeInForce {
 }
 
 /// Self-trade prevention mode.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiStp {
     /// Cancel the incoming order.
@@ -114,7 +115,7 @@ impl From<StpMode> for ApiStp {
 }
 
 /// The body of `POST /v1/orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
     /// The market.
@@ -142,7 +143,7 @@ pub struct PlaceOrder {
 
 /// The body of `PATCH /v1/orders/{id}`: the new price, the new total quantity (filled
 /// included), or both.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmendOrder {
     /// New decimal price.
@@ -152,7 +153,7 @@ pub struct AmendOrder {
 }
 
 /// Where an order stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Resting, nothing filled.
@@ -166,7 +167,7 @@ pub enum OrderStatus {
 }
 
 /// One trade of the order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Fill {
     /// Trade price.
     pub price: String,
@@ -175,7 +176,7 @@ pub struct Fill {
 }
 
 /// An order as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderBody {
     /// `ord_<shard>_<n>`.
     pub id: String,
