@@ -93,10 +93,12 @@ impl AppState {
     ) -> Result<Self, StartError> {
         config.validate().map_err(StartError::Config)?;
         let authenticator = Authenticator::new(config.auth.clone()).map_err(StartError::Auth)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let shards = Shards::new(
             &config.markets,
             config.request_timeout,
             config.shard_connections,
+            &metrics,
         );
         let idempotency = match &config.redis_url {
             None => None,
@@ -126,7 +128,7 @@ impl AppState {
             body_limit: config.body_limit,
             idempotency,
             rate_limiter: config.rate_limit.map(RateLimiter::new),
-            metrics: Arc::new(crate::metrics::Metrics::new()),
+            metrics,
         })))
     }
 

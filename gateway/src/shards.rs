@@ -64,7 +64,12 @@ impl Shards {
     /// Builds clients (which dial lazily, on first use) and the lookup maps. Expects a
     /// validated configuration (unique symbols and ids).
     #[must_use]
-    pub fn new(routes: &[MarketRoute], request_timeout: Duration, connections: usize) -> Self {
+    pub fn new(
+        routes: &[MarketRoute],
+        request_timeout: Duration,
+        connections: usize,
+        metrics: &std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Self {
         let mut addrs: Vec<SocketAddr> = Vec::new();
         let mut markets = Vec::with_capacity(routes.len());
         for route in routes {
@@ -88,6 +93,11 @@ impl Shards {
                 config.request_timeout = request_timeout;
                 config.connect_timeout = config.connect_timeout.min(request_timeout);
                 config.connections = connections;
+                let metrics = std::sync::Arc::clone(metrics);
+                let label = addr.to_string();
+                config.observer = Some(matcher::client::RoundTripObserver(std::sync::Arc::new(
+                    move |op, elapsed| metrics.observe_shard(&label, op, elapsed),
+                )));
                 ShardClient::new(config)
             })
             .collect();

@@ -30,6 +30,17 @@ use crate::query::{Depth, OrderView};
 use crate::shard::frame_codec;
 use crate::types::{AccountId, ClientOrderId, MarketId, OrderId};
 
+/// Called after every request with its kind and round-trip time, whatever the outcome
+/// (the gateway feeds its shard latency histograms from it).
+#[derive(Clone)]
+pub struct RoundTripObserver(pub Arc<dyn Fn(&'static str, Duration) + Send + Sync>);
+
+impl std::fmt::Debug for RoundTripObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoundTripObserver")
+    }
+}
+
 /// How a client connects.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -45,6 +56,8 @@ pub struct ClientConfig {
     pub backoff_initial: Duration,
     /// Longest wait between dials.
     pub backoff_max: Duration,
+    /// Told about every request's round trip, if set.
+    pub observer: Option<RoundTripObserver>,
 }
 
 impl ClientConfig {
@@ -58,6 +71,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_millis(500),
             backoff_initial: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
+            observer: None,
         }
     }
 }
@@ -252,6 +266,17 @@ impl ShardClient {
     /// # Errors
     /// [`ClientError`].
     pub async fn request(&self, request: Request) -> Result<Response, ClientError> {
+        let Some(observer) = &self.config.observer else {
+            return self.round_trip(request).await;
+        };
+        let kind = request_kind(&request);
+        let started = Instant::now();
+        let result = self.round_trip(request).await;
+        (observer.0)(kind, started.elapsed());
+        result
+    }
+
+    async fn round_trip(&self, request: Request) -> Result<Response, ClientError> {
         let conn = self.connection().await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -389,6 +414,22 @@ impl ShardClient {
             frames: FramedRead::new(rd, frame_codec(MAX_RESPONSE_FRAME)),
             _write: wr,
         })
+    }
+}
+
+/// A short, stable name for a request's kind (a metrics label).
+fn request_kind(request: &Request) -> &'static str {
+    match request {
+        Request::Command(CommandKind::NewOrder(_)) => "new_order",
+        Request::Command(CommandKind::Cancel(_)) => "cancel",
+        Request::Command(CommandKind::Amend(_)) => "amend",
+        Request::Command(CommandKind::CancelAll(_)) => "cancel_all",
+        Request::Order(_) | Request::OrderByClientId(..) => "order",
+        Request::OpenOrders(..) => "open_orders",
+        Request::Depth(..) => "depth",
+        Request::Subscribe(_) => "subscribe",
+        Request::Ping => "ping",
+        Request::Snapshot => "snapshot",
     }
 }
 
