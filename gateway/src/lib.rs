@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod decimal;
+pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod idempotency_layer;
