@@ -12,6 +12,7 @@ use super::claims::VerifiedClaims;
 use super::clock::{Clock, SystemClock};
 use super::config::{AuthConfig, ConfigError, JwksSource};
 use super::error::AuthError;
+use super::http_fetcher::{HttpFetcher, HttpFetcherLimits};
 use super::jwks::{FileFetcher, JwksError, JwksFetcher, KeySet};
 use super::principal::Principal;
 
@@ -69,8 +70,9 @@ impl Validations {
 struct JwksState {
     keys: RwLock<Arc<KeySet>>,
     fetcher: Option<Arc<dyn JwksFetcher>>,
-    /// When the last refresh was attempted; the lock also makes refreshes single-flight.
-    last_refresh: tokio::sync::Mutex<Option<Instant>>,
+    /// When the last refresh was attempted and whether it succeeded; the lock also makes
+    /// refreshes single-flight.
+    last_refresh: tokio::sync::Mutex<Option<Attempt>>,
     min_interval: Duration,
     clock: Arc<dyn Clock>,
 }
@@ -93,6 +95,13 @@ impl JwksState {
     }
 }
 
+/// A JWKS fetch attempt.
+#[derive(Clone, Copy)]
+struct Attempt {
+    at: Instant,
+    succeeded: bool,
+}
+
 /// Why the synchronous path stopped.
 enum Failure {
     Auth(AuthError),
@@ -107,29 +116,45 @@ impl From<AuthError> for Failure {
 }
 
 impl Authenticator {
-    /// Builds an authenticator on the system clock. A [`JwksSource::File`] is read now; a
-    /// [`JwksSource::Url`] has no fetcher (see [`Authenticator::with_parts`]).
+    /// Builds an authenticator on the system clock, with the fetcher the JWKS source needs.
+    ///
+    /// - [`JwksSource::File`] is read now, and a missing or unusable file fails start-up: it
+    ///   is local configuration, so an error is the operator's to fix before serving.
+    /// - [`JwksSource::Url`] gets an [`HttpFetcher`] with the default limits and is **not**
+    ///   fetched here: the first token naming a `kid` fetches it, single-flight. So an identity
+    ///   provider that is down (or starting alongside the gateway) does not stop the gateway,
+    ///   which still serves HS256 tokens and its health endpoints; while the keys cannot be
+    ///   fetched, `kid` tokens get [`AuthError::JwksUnavailable`] (a 503), a failed fetch is
+    ///   logged, and it is retried on a later unknown `kid` once the refresh interval has
+    ///   passed; until then `kid` tokens it cannot check stay 503. (Fetching here would also
+    ///   block: this constructor is synchronous and runs on the runtime.)
+    ///   [`crate::app::run`] calls [`Authenticator::refresh_jwks`] after building, to load the
+    ///   keys eagerly and surface a misconfigured URL in the start-up log.
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] if the config is invalid or the JWKS file cannot be loaded.
+    /// [`ConfigError`] if the config is invalid, the JWKS file cannot be loaded, or the HTTP
+    /// client cannot be built.
     pub fn new(config: AuthConfig) -> Result<Self, ConfigError> {
-        let file = match &config.jwks {
-            Some(jwks) => match &jwks.source {
-                JwksSource::File(path) => Some(FileFetcher::new(path.clone())),
-                JwksSource::Url(_) => None,
-            },
-            None => None,
-        };
-        let initial = match &file {
-            Some(file) => Some(
-                file.read_blocking()
-                    .and_then(|bytes| KeySet::from_json(&bytes))
-                    .map_err(ConfigError::Jwks)?,
-            ),
-            None => None,
-        };
-        let fetcher = file.map(|f| Arc::new(f) as Arc<dyn JwksFetcher>);
+        config.validate()?;
+        let (fetcher, initial): (Option<Arc<dyn JwksFetcher>>, _) =
+            match config.jwks.as_ref().map(|jwks| &jwks.source) {
+                Some(JwksSource::File(path)) => {
+                    let file = FileFetcher::new(path.clone());
+                    let set = file
+                        .read_blocking()
+                        .and_then(|bytes| KeySet::from_json(&bytes))
+                        .map_err(ConfigError::Jwks)?;
+                    (Some(Arc::new(file)), Some(set))
+                }
+                Some(JwksSource::Url(url)) => {
+                    let http = HttpFetcher::new(url, HttpFetcherLimits::default())
+                        .map_err(ConfigError::JwksClient)?;
+                    tracing::info!(url = %http.url(), "JWKS: to be fetched by the first kid token");
+                    (Some(Arc::new(http)), None)
+                }
+                None => (None, None),
+            };
         let this = Self::with_parts(config, fetcher, Arc::new(SystemClock))?;
         if let (Some(jwks), Some(set)) = (&this.jwks, initial) {
             jwks.install(set);
@@ -177,8 +202,13 @@ impl Authenticator {
     pub async fn refresh_jwks(&self) -> Result<usize, JwksError> {
         let jwks = self.jwks.as_ref().ok_or(JwksError::NoFetcher)?;
         let mut last = jwks.last_refresh.lock().await;
-        *last = Some(jwks.clock.now());
-        jwks.fetch_and_install().await
+        let at = jwks.clock.now();
+        let result = jwks.fetch_and_install().await;
+        *last = Some(Attempt {
+            at,
+            succeeded: result.is_ok(),
+        });
+        result
     }
 
     /// Verifies a bearer token (the part after `Bearer `) against the cached keys, never
@@ -220,19 +250,32 @@ impl Authenticator {
         // interval has restarted and the retry sees the new set.
         let mut last = jwks.last_refresh.lock().await;
         let now = jwks.clock.now();
-        if let Some(at) = *last
-            && now.saturating_duration_since(at) < jwks.min_interval
+        if let Some(attempt) = *last
+            && now.saturating_duration_since(attempt.at) < jwks.min_interval
         {
-            return Ok(());
+            // Too soon to fetch again. If the last fetch failed, the kid may well be in the
+            // set we could not fetch: the server cannot decide (503), not the token is bad.
+            return if attempt.succeeded {
+                Ok(())
+            } else {
+                Err(AuthError::JwksUnavailable)
+            };
         }
-        *last = Some(now);
-        match jwks.fetch_and_install().await {
+        let result = jwks.fetch_and_install().await;
+        *last = Some(Attempt {
+            at: now,
+            succeeded: result.is_ok(),
+        });
+        match result {
             Ok(keys) => {
                 tracing::info!(keys, "JWKS refreshed after an unknown kid");
                 Ok(())
             }
             Err(error) => {
-                tracing::warn!(error = %error, "JWKS refresh failed; keeping the previous keys");
+                tracing::warn!(
+                    error = %error_chain(&error),
+                    "JWKS refresh failed; keeping the previous keys"
+                );
                 Err(AuthError::JwksUnavailable)
             }
         }
@@ -272,6 +315,19 @@ impl Authenticator {
             .map_err(|e| map_decode_error(e.kind()))?;
         Ok(data.claims.into_principal().ok_or(AuthError::BadClaims)?)
     }
+}
+
+/// `error: source: source ...`, so the log names the cause (a status, a timeout, a path).
+/// Runs only on the failure path.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
 }
 
 /// The header did not parse: an `alg` jsonwebtoken does not know (`none`, `ES512`, ...) is

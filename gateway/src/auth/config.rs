@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::http_fetcher::{HttpFetchError, parse_jwks_url};
 use super::jwks::JwksError;
 
 /// Authentication settings; build with [`AuthConfig::new`] and set the keys.
@@ -57,6 +58,13 @@ impl AuthConfig {
         }
         if self.hs256_secret.is_none() && self.jwks.is_none() {
             return Err(ConfigError::NoKeys);
+        }
+        if let Some(JwksConfig {
+            source: JwksSource::Url(url),
+            ..
+        }) = &self.jwks
+        {
+            parse_jwks_url(url).map_err(|reason| ConfigError::InvalidJwksUrl { reason })?;
         }
         Ok(())
     }
@@ -124,9 +132,10 @@ impl JwksConfig {
 pub enum JwksSource {
     /// A JSON file, read at start-up and re-read on refresh (rotation by replacing the file).
     File(PathBuf),
-    /// An HTTPS endpoint. This crate does no HTTP itself: the gateway passes a
-    /// [`super::JwksFetcher`] for the URL to [`super::Authenticator::with_parts`]. Without one,
-    /// tokens that name a `kid` fail with [`super::AuthError::JwksUnavailable`].
+    /// An `https` (or, for loopback and tests, `http`) endpoint, fetched with
+    /// [`super::HttpFetcher`] by [`super::Authenticator::new`]. It is fetched lazily, by the
+    /// first token that names a `kid`, and again on an unknown `kid` (see [`JwksConfig`]); an
+    /// unreachable endpoint does not stop start-up (see [`super::Authenticator::new`]).
     Url(String),
 }
 
@@ -152,4 +161,13 @@ pub enum ConfigError {
     /// The JWKS could not be loaded at start-up.
     #[error("loading the JWKS")]
     Jwks(#[source] JwksError),
+    /// The JWKS URL is not an absolute `http`/`https` URL with a host.
+    #[error("auth JWKS URL is invalid: {reason}")]
+    InvalidJwksUrl {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The HTTP client for the JWKS URL could not be built.
+    #[error("building the JWKS HTTP client")]
+    JwksClient(#[source] HttpFetchError),
 }

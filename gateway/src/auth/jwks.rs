@@ -31,8 +31,9 @@ pub enum JwksError {
     /// everyone out.
     #[error("the JWKS has no usable signing key (RS256, ES256 P-256 or EdDSA Ed25519 with a kid)")]
     NoUsableKeys,
-    /// The source is a URL and no fetcher was provided.
-    #[error("no JWKS fetcher is configured for the URL source")]
+    /// No JWKS is configured, or it was built by
+    /// [`super::Authenticator::with_parts`] without a fetcher.
+    #[error("no JWKS fetcher is configured")]
     NoFetcher,
 }
 
@@ -41,9 +42,11 @@ pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, JwksError
 
 /// Fetches the raw JWKS document.
 ///
-/// This crate makes no HTTP requests itself; the gateway implements this trait for
-/// [`super::JwksSource::Url`] with its HTTP client (and applies its own timeout). The
-/// authenticator calls it single-flight and at most once per refresh interval.
+/// [`FileFetcher`] reads [`super::JwksSource::File`] and [`super::HttpFetcher`] fetches
+/// [`super::JwksSource::Url`]; tests pass their own through
+/// [`super::Authenticator::with_parts`]. The authenticator calls it single-flight and at most
+/// once per refresh interval, so an implementation needs no rate limit of its own, only a
+/// bound on how long one call may take.
 pub trait JwksFetcher: Send + Sync {
     /// Returns the JWKS JSON bytes.
     fn fetch(&self) -> FetchFuture<'_>;

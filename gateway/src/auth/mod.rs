@@ -13,6 +13,9 @@
 //! - **An unknown `kid` refreshes the JWKS at most once per `refresh_min_interval`**, measured
 //!   on an injected [`Clock`], so a flood of forged `kid`s cannot turn into a flood of fetches.
 //!   Refreshes are single-flight, and a failed or empty refresh keeps the previous key set.
+//! - **A JWKS URL is fetched once at start-up and then on demand, bounded** ([`HttpFetcher`]):
+//!   [`crate::app::run`] loads the keys before serving but starts even if the identity
+//!   provider is down; a fetch has connect and total timeouts and a body limit.
 //! - **Errors leak nothing**: [`AuthError`] carries no detail, only a stable code and a fixed
 //!   message; the detail goes to `tracing` at the point of failure.
 
@@ -21,6 +24,7 @@ mod claims;
 mod clock;
 mod config;
 mod error;
+mod http_fetcher;
 mod jwks;
 mod mint;
 mod principal;
@@ -28,9 +32,11 @@ mod principal;
 mod test_support;
 
 pub use authenticator::Authenticator;
+pub(crate) use authenticator::error_chain;
 pub use clock::{Clock, SystemClock};
 pub use config::{AuthConfig, ConfigError, Hs256Secret, JwksConfig, JwksSource};
 pub use error::AuthError;
+pub use http_fetcher::{HttpFetchError, HttpFetcher, HttpFetcherLimits};
 pub use jwks::{FetchFuture, FileFetcher, JwksError, JwksFetcher};
 pub use mint::{MintError, mint_hs256};
 pub use principal::{Principal, Role};

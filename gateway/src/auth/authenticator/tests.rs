@@ -359,6 +359,17 @@ fn config_is_validated() {
         Authenticator::new(missing_file),
         Err(ConfigError::Jwks(_))
     ));
+    for url in ["ftp://idp.test/jwks.json", "jwks.json", "https://"] {
+        let mut bad_url = hs_config();
+        bad_url.jwks = Some(JwksConfig::new(JwksSource::Url(url.to_owned())));
+        assert!(
+            matches!(
+                Authenticator::new(bad_url),
+                Err(ConfigError::InvalidJwksUrl { .. })
+            ),
+            "{url}"
+        );
+    }
     assert_eq!(
         format!("{:?}", Hs256Secret::new(SECRET).unwrap()),
         "Hs256Secret(<redacted>)"
@@ -459,7 +470,8 @@ async fn failed_refresh_keeps_the_previous_keys() {
 
 #[tokio::test]
 async fn url_source_without_a_fetcher_is_unavailable() {
-    let auth = Authenticator::new(url_config()).unwrap();
+    let auth =
+        Authenticator::with_parts(url_config(), None, ManualClock::new().as_clock()).unwrap();
     assert_eq!(
         auth.verify(&rs256("rsa-1", &claims())).await,
         Err(AuthError::JwksUnavailable)
