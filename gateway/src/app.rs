@@ -31,6 +31,7 @@ use crate::idempotency::{IdempotencyStore, connection_manager};
 use crate::idempotency_layer;
 use crate::middleware;
 use crate::openapi;
+use crate::policy_reload;
 use crate::problem::{method_not_allowed_fallback, not_found_fallback};
 use crate::rate_limit::{self, RateLimiter};
 use crate::rbac::{Authorizer, Ownership, RbacError};
@@ -71,12 +72,17 @@ impl std::fmt::Debug for Inner {
 }
 
 impl AppState {
-    /// Builds the state from a configuration, with the shipped RBAC policy.
+    /// Builds the state from a configuration, with the RBAC policy from
+    /// [`GatewayConfig::policy_files`] or else the shipped one.
     ///
     /// # Errors
     /// [`StartError`] if the configuration is invalid or the policy does not load.
     pub async fn new(config: &GatewayConfig) -> Result<Self, StartError> {
-        let authorizer = Authorizer::embedded().await.map_err(StartError::Rbac)?;
+        let authorizer = match &config.policy_files {
+            Some(files) => Authorizer::load(&files.model, &files.policy).await,
+            None => Authorizer::embedded().await,
+        }
+        .map_err(StartError::Rbac)?;
         Self::with_authorizer(config, authorizer)
     }
 
@@ -193,6 +199,9 @@ pub enum StartError {
     /// The RBAC policy did not load.
     #[error("rbac policy: {0}")]
     Rbac(#[source] RbacError),
+    /// The SIGHUP handler (policy reload) could not be installed.
+    #[error("cannot listen for SIGHUP: {0}")]
+    Signal(#[source] std::io::Error),
     /// Serving failed.
     #[error("serving: {0}")]
     Io(#[source] std::io::Error),
@@ -211,7 +220,9 @@ pub(crate) struct DocumentedRoutes {
 
 pub(crate) fn documented_routes() -> DocumentedRoutes {
     DocumentedRoutes {
-        public: routes::whoami::router().merge(routes::markets::router()),
+        public: routes::whoami::router()
+            .merge(routes::markets::router())
+            .merge(routes::admin::router()),
         owned: routes::orders::router(),
         unauthenticated: health::router().merge(openapi::router()),
     }
@@ -260,14 +271,37 @@ pub fn router(state: AppState) -> Router {
 /// Serves the gateway on `listener` until `shutdown` is cancelled, then lets requests in
 /// flight finish.
 ///
+/// Alongside the server runs [`policy_reload`]'s task: SIGHUP reloads the RBAC policy. Its
+/// handler is installed before "gateway listening" is logged, so a SIGHUP sent after that
+/// line reloads rather than terminates the process. The task stops with the server and is
+/// joined before `run` returns.
+///
 /// # Errors
-/// [`StartError`] for an invalid configuration, a broken policy, or a failing listener.
+/// [`StartError`] for an invalid configuration, a broken policy, a SIGHUP handler that
+/// cannot be installed, or a failing listener.
 pub async fn run(
     config: GatewayConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
     let state = AppState::new(&config).await?;
+    if config.auth.jwks.is_some() {
+        // Load the keys before serving, so the first token with a `kid` does not wait for a
+        // fetch and a wrong URL shows in the start-up log. A failure does not stop the
+        // gateway (HS256 tokens and health still work); the key set is fetched again when a
+        // token names an unknown `kid`, at most once per refresh interval.
+        match state.authenticator().refresh_jwks().await {
+            Ok(keys) => tracing::info!(keys, "jwks loaded"),
+            Err(error) => tracing::warn!(
+                error = crate::auth::error_chain(&error),
+                "jwks not loaded at start-up; tokens with a kid answer 503 until a refresh succeeds"
+            ),
+        }
+    }
+    // A child token: the task also stops when serving fails without a shutdown.
+    let reload_stop = shutdown.child_token();
+    let reloader = policy_reload::spawn_on_sighup(state.clone(), reload_stop.clone())
+        .map_err(StartError::Signal)?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, markets = config.markets.len(), "gateway listening");
     }
@@ -277,8 +311,13 @@ pub async fn run(
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(state))
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
-        .map_err(StartError::Io)
+        .map_err(StartError::Io);
+    reload_stop.cancel();
+    if let Err(error) = reloader.await {
+        tracing::error!(%error, "the policy reload task panicked");
+    }
+    served
 }

@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use matcher::MarketConfig;
@@ -25,6 +26,19 @@ pub struct MarketRoute {
     pub precision: Precision,
     /// The shard serving this market.
     pub shard: SocketAddr,
+}
+
+/// Where the RBAC model and policy are read from, instead of the compiled-in ones.
+///
+/// Both or neither: a policy is only meaningful against the model it was written for, so a
+/// custom policy with the shipped model (or the reverse) is not offered. The files are read
+/// at start-up and again on every reload (`POST /v1/admin/policies/reload`, SIGHUP).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyFiles {
+    /// The casbin model (`model.conf`).
+    pub model: PathBuf,
+    /// The policy rules (`policy.csv`).
+    pub policy: PathBuf,
 }
 
 /// The gateway's configuration.
@@ -51,6 +65,9 @@ pub struct GatewayConfig {
     /// Per-principal request rate; `None` (the default) disables the limit, so the CLI
     /// decides (a load generator with one token must not be throttled by surprise).
     pub rate_limit: Option<RateLimit>,
+    /// The RBAC model and policy files; `None` (the default): the shipped policy compiled
+    /// into the binary ([`crate::rbac::DEFAULT_POLICY`]), which a reload re-installs as is.
+    pub policy_files: Option<PolicyFiles>,
 }
 
 impl GatewayConfig {
@@ -78,6 +95,7 @@ impl GatewayConfig {
             redis_prefix: Self::DEFAULT_REDIS_PREFIX.to_owned(),
             idempotency_ttl: Self::DEFAULT_IDEMPOTENCY_TTL,
             rate_limit: None,
+            policy_files: None,
         }
     }
 

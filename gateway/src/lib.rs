@@ -17,6 +17,7 @@ pub mod idempotency_layer;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod policy_reload;
 pub mod problem;
 pub mod rate_limit;
 pub mod rbac;

@@ -74,6 +74,7 @@ pub struct Problem {
         (name = "orders", description = "Place, read, amend and cancel the caller's orders."),
         (name = "markets", description = "Markets and their order books."),
         (name = "identity", description = "The caller as the gateway sees it."),
+        (name = "admin", description = "Operating the gateway itself (admin only in the shipped policy)."),
         (name = "health", description = "Liveness and readiness (unauthenticated)."),
         (name = "meta", description = "This document (unauthenticated)."),
     )

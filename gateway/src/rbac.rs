@@ -181,6 +181,9 @@ impl Snapshot {
 pub struct Authorizer {
     source: Source,
     current: RwLock<Arc<Snapshot>>,
+    /// Serialises reloads (an admin request and a SIGHUP may race): without it, a reload
+    /// that read the files first could swap its older policy in after a later one.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -227,15 +230,21 @@ impl Authorizer {
         Ok(Self {
             source,
             current: RwLock::new(Arc::new(snapshot)),
+            reloading: tokio::sync::Mutex::new(()),
         })
     }
 
     /// Re-reads the model and policy and swaps them in; checks running meanwhile finish on
-    /// the old policy. The decision cache starts empty.
+    /// the old policy. The decision cache starts empty. An [`Authorizer::embedded`] policy
+    /// is rebuilt from the compiled-in text: the same rules, an empty cache.
+    ///
+    /// Concurrent reloads run one after the other, so the last one to start wins. A reload
+    /// dropped before it finishes (a request cut off by its deadline) changes nothing.
     ///
     /// # Errors
     /// As [`Authorizer::load`]; on error the current policy stays in force.
     pub async fn reload(&self) -> Result<PolicySummary, RbacError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let snapshot = match build(&self.source).await {
             Ok(snapshot) => snapshot,
             Err(error) => {
@@ -282,6 +291,12 @@ impl Authorizer {
         } else {
             Decision::Deny
         }
+    }
+
+    /// `true` for the compiled-in policy, `false` for one loaded from files.
+    #[must_use]
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.source, Source::Embedded)
     }
 
     /// Rule counts of the policy in force.

@@ -8,4 +8,5 @@ mod config;
 mod dev;
 mod gateway_role;
 mod matcher_role;
+mod policy_reload;
 mod token;

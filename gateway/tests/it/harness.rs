@@ -8,7 +8,7 @@ use gateway::config::{GatewayConfig, MarketRoute};
 use gateway::decimal::Precision;
 use matcher::shard::{self, ShardConfig, WaitStrategy};
 use matcher::{AccountId, EngineConfig, MarketConfig, MarketId, Price, Quantity, Symbol};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -196,6 +196,30 @@ impl Stack {
             .unwrap()
     }
 
+    /// Any request: `token` `None` sends no `Authorization`, `body` `None` no body.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `POST /v1/admin/policies/reload` (no body).
+    pub(crate) async fn reload_policy(&self, token: &str) -> Response {
+        self.send(Method::POST, "/v1/admin/policies/reload", Some(token), None)
+            .await
+    }
+
     /// Places a resting limit order and returns its id.
     pub(crate) async fn place_limit(&self, token: &str, side: &str, price: &str) -> String {
         let res = self
@@ -251,6 +275,15 @@ fn route(market: MarketConfig, shard: SocketAddr) -> MarketRoute {
         precision: precision(),
         shard,
     }
+}
+
+/// A configuration for tests that build an `AppState` without serving: the test keys and
+/// one market (AAA-USD) on a shard address that is never dialled.
+pub(crate) fn config() -> GatewayConfig {
+    let mut auth = AuthConfig::new(ISSUER, AUDIENCE);
+    auth.hs256_secret = Some(Hs256Secret::new(SECRET).unwrap());
+    let shard = SocketAddr::from(([127, 0, 0, 1], 9));
+    GatewayConfig::new(auth, vec![route(market(1, "AAA-USD"), shard)])
 }
 
 pub(crate) fn token(subject: &str, account: u64, roles: &[Role]) -> String {

@@ -4,6 +4,7 @@
 // Test helpers unwrap freely: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
+mod auth;
 mod harness;
 mod health;
 mod idempotency;
@@ -11,5 +12,7 @@ mod markets;
 mod metrics;
 mod openapi;
 mod orders;
+mod policy_reload;
 mod rate_limit;
+mod rbac_matrix;
 mod whoami;

@@ -1,0 +1,308 @@
+//! The RBAC matrix over HTTP: every caller kind × every authenticated route of the router,
+//! with own-account and other-account orders, under the shipped policy.
+//!
+//! The expectation is one table ([`MATRIX`]); every cell is a real request whose exact status
+//! is asserted. Denials must be problem+json with a stable code, and must leave nothing
+//! behind: another account's order survives a refused amend or cancel, and the 404 for it is
+//! byte-for-byte the 404 for an order that never existed. The table is checked against the
+//! OpenAPI document (built from the same routers the gateway serves), so a new route without
+//! a row fails [`matrix_covers_every_documented_route`].
+//!
+//! The in-process unit matrix (`gateway/src/rbac/tests.rs`) checks the policy's decisions;
+//! this one checks what clients see once the middleware, the handlers' ownership re-check
+//! and the error mapping are in the way.
+
+use std::collections::BTreeSet;
+
+use gateway::auth::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{Stack, token, trader};
+
+/// Whose order a row's request is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// No order (market data, identity, admin).
+    None,
+    /// The caller's own account: an order of it exists (lists and bulk cancels see it).
+    Own,
+    /// Another account's order (`/v1/orders/{id}` only).
+    Other,
+}
+
+/// The callers, in the table's column order.
+const CALLERS: [Caller; 6] = [
+    Caller::role("viewer", Role::Viewer, 11),
+    Caller::role("trader", Role::Trader, 12),
+    Caller::role("operator", Role::Operator, 13),
+    Caller::role("admin", Role::Admin, 14),
+    // A valid token that grants nothing: the policy knows no role of it.
+    Caller {
+        name: "no role",
+        role: None,
+        account: 15,
+        authenticated: true,
+    },
+    // No `Authorization` header at all.
+    Caller {
+        name: "anonymous",
+        role: None,
+        account: 16,
+        authenticated: false,
+    },
+];
+
+/// The account whose orders play "another account's order".
+const OTHER_ACCOUNT: u64 = 99;
+
+struct Caller {
+    name: &'static str,
+    role: Option<Role>,
+    account: u64,
+    authenticated: bool,
+}
+
+impl Caller {
+    const fn role(name: &'static str, role: Role, account: u64) -> Self {
+        Self {
+            name,
+            role: Some(role),
+            account,
+            authenticated: true,
+        }
+    }
+
+    fn token(&self) -> Option<String> {
+        let roles: Vec<Role> = self.role.into_iter().collect();
+        self.authenticated
+            .then(|| token(self.name, self.account, &roles))
+    }
+}
+
+/// The expected status of each cell, under the shipped policy.
+#[rustfmt::skip]
+const MATRIX: &[(&str, &str, Target, [u16; 6])] = &[
+    //                                                     viewer trader operator admin no-role anonymous
+    ("GET",    "/v1/whoami",                 Target::None,  [200,   200,   200,     200,  403,    401]),
+    ("GET",    "/v1/markets",                Target::None,  [200,   200,   200,     200,  403,    401]),
+    ("GET",    "/v1/markets/{symbol}/book",  Target::None,  [200,   200,   200,     200,  403,    401]),
+    ("POST",   "/v1/orders",                 Target::Own,   [403,   201,   403,     201,  403,    401]),
+    // Lists and bulk cancels are always about the caller's own account, whatever the role.
+    ("GET",    "/v1/orders",                 Target::Own,   [200,   200,   200,     200,  403,    401]),
+    ("DELETE", "/v1/orders",                 Target::Own,   [403,   200,   403,     200,  403,    401]),
+    ("GET",    "/v1/orders/{id}",            Target::Own,   [200,   200,   200,     200,  403,    401]),
+    // Another account's order: a 404 like a missing one, unless the role reads any account.
+    ("GET",    "/v1/orders/{id}",            Target::Other, [404,   404,   200,     200,  403,    401]),
+    ("PATCH",  "/v1/orders/{id}",            Target::Own,   [403,   200,   403,     200,  403,    401]),
+    // A viewer or operator may not amend even its own orders: refused (403) before the
+    // order is looked up, so the answer says nothing about the order either.
+    ("PATCH",  "/v1/orders/{id}",            Target::Other, [403,   404,   403,     200,  403,    401]),
+    ("DELETE", "/v1/orders/{id}",            Target::Own,   [403,   200,   403,     200,  403,    401]),
+    ("DELETE", "/v1/orders/{id}",            Target::Other, [403,   404,   403,     200,  403,    401]),
+    ("POST",   "/v1/admin/policies/reload",  Target::None,  [403,   403,   403,     200,  403,    401]),
+];
+
+/// The stable code of each denial status.
+fn denial_code(status: u16) -> &'static str {
+    match status {
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "order_not_found",
+        other => panic!("no denial code for {other}"),
+    }
+}
+
+/// The request body a row sends, if any.
+fn body(method: &str, template: &str) -> Option<Value> {
+    match (method, template) {
+        ("POST", "/v1/orders") => Some(order_body()),
+        ("PATCH", _) => Some(json!({"price": "10.05"})),
+        _ => None,
+    }
+}
+
+fn order_body() -> Value {
+    json!({
+        "symbol": "AAA-USD", "side": "buy", "type": "limit",
+        "price": "10.00", "quantity": "1.500",
+    })
+}
+
+/// Places a resting buy for `account` (through a trader token of that account: the owner of
+/// an order is the account of the token that placed it). Buys never cross each other.
+async fn place_for(stack: &Stack, account: u64) -> String {
+    stack.place_limit(&trader(account), "buy", "10.00").await
+}
+
+/// `(METHOD, path)` of every documented operation that requires a bearer token.
+fn documented_authenticated_routes() -> BTreeSet<(String, String)> {
+    let doc: Value = serde_json::from_str(gateway::openapi::document_json()).unwrap();
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("security").is_some() {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn matrix_covers_every_documented_route() {
+    let documented = documented_authenticated_routes();
+    let in_matrix: BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .map(|(method, template, _, _)| ((*method).to_owned(), (*template).to_owned()))
+        .collect();
+    let missing: Vec<_> = documented.difference(&in_matrix).collect();
+    let stale: Vec<_> = in_matrix.difference(&documented).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "the RBAC matrix and the router disagree: routes without a row {missing:?}; rows \
+         without a route {stale:?}"
+    );
+    // Every order-by-id route is tried on both an own and another account's order.
+    for (method, template) in &documented {
+        if template.contains("{id}") {
+            for target in [Target::Own, Target::Other] {
+                assert!(
+                    MATRIX
+                        .iter()
+                        .any(|(m, t, g, _)| m == method && t == template && *g == target),
+                    "{method} {template}: no {target:?} row"
+                );
+            }
+        }
+    }
+}
+
+/// The live order `id` as its owner sees it; `None` if it is gone.
+async fn owner_view(stack: &Stack, owner: u64, id: &str) -> Option<Value> {
+    let res = stack.get(&format!("/v1/orders/{id}"), &trader(owner)).await;
+    match res.status() {
+        StatusCode::OK => Some(res.json().await.unwrap()),
+        StatusCode::NOT_FOUND => None,
+        other => panic!("owner read of {id}: {other}"),
+    }
+}
+
+/// One cell: prepares the orders it needs, sends the request, and returns the mismatches.
+async fn cell(
+    stack: &Stack,
+    (method, template, target): (&str, &str, Target),
+    caller: &Caller,
+    expected: u16,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let at = format!("{} {method} {template} ({target:?})", caller.name);
+    let token = caller.token();
+    // Fresh orders per cell, so that no cell depends on what an earlier one cancelled.
+    let own = match target {
+        Target::Own => Some(place_for(stack, caller.account).await),
+        _ => None,
+    };
+    let other = place_for(stack, OTHER_ACCOUNT).await;
+    let path = match (template, target) {
+        (t, Target::Other) => t.replace("{id}", &other),
+        (t, _) if t.contains("{id}") => t.replace("{id}", own.as_deref().unwrap()),
+        ("/v1/orders", _) if method == "DELETE" => "/v1/orders?symbol=AAA-USD".to_owned(),
+        (t, _) => t.replace("{symbol}", "AAA-USD"),
+    };
+    let method = Method::from_bytes(method.as_bytes()).unwrap();
+    let body = body(method.as_str(), template);
+    let res = stack
+        .send(method.clone(), &path, token.as_deref(), body.as_ref())
+        .await;
+    let status = res.status().as_u16();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let answer: Value = res.json().await.unwrap_or(Value::Null);
+    if status != expected {
+        failures.push(format!("{at}: expected {expected}, got {status}: {answer}"));
+        return failures;
+    }
+
+    if status >= 400 {
+        let code = denial_code(status);
+        if content_type.as_deref() != Some("application/problem+json") || answer["code"] != code {
+            failures.push(format!(
+                "{at}: expected a {code} problem, got {content_type:?} {answer}"
+            ));
+        }
+        if status == 404 {
+            // Indistinguishable from an order that never existed.
+            let missing = stack
+                .send(
+                    method.clone(),
+                    &path.replace(&other, "ord_0_999999"),
+                    token.as_deref(),
+                    body.as_ref(),
+                )
+                .await
+                .json::<Value>()
+                .await
+                .unwrap();
+            if missing != answer {
+                failures.push(format!(
+                    "{at}: {answer} differs from a missing order's {missing}"
+                ));
+            }
+        }
+    }
+
+    // The other account's order is untouched unless the caller was allowed to act on it.
+    let other_acted_on = target == Target::Other && status < 400 && method != Method::GET;
+    let view = owner_view(stack, OTHER_ACCOUNT, &other).await;
+    match (other_acted_on, &view) {
+        (false, Some(v)) if v["price"] == "10.00" && v["remaining_quantity"] == "1.500" => {}
+        (false, v) => failures.push(format!("{at}: another account's order changed: {v:?}")),
+        (true, _) => {}
+    }
+
+    // Lists and bulk cancels reach the caller's own orders only.
+    if status == 200 && template == "/v1/orders" {
+        let own = own.as_deref().unwrap();
+        let key = if method == Method::GET {
+            "orders"
+        } else {
+            "cancelled"
+        };
+        let ids: Vec<&str> = answer[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o.get("id").unwrap_or(o).as_str().unwrap())
+            .collect();
+        if !ids.contains(&own) || ids.contains(&other.as_str()) {
+            failures.push(format!(
+                "{at}: {key} {ids:?} should hold {own} and not {other}"
+            ));
+        }
+    }
+    failures
+}
+
+#[tokio::test]
+async fn every_caller_on_every_route_gets_the_expected_status() {
+    let stack = Stack::start().await;
+    let mut failures = Vec::new();
+    let mut cells = 0;
+    for (method, template, target, expected) in MATRIX {
+        for (caller, expected) in CALLERS.iter().zip(expected) {
+            cells += 1;
+            failures.extend(cell(&stack, (method, template, *target), caller, *expected).await);
+        }
+    }
+    assert_eq!(cells, MATRIX.len() * CALLERS.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {cells} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    stack.stop().await;
+}
