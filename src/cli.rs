@@ -47,6 +47,68 @@ pub enum Command {
     Token(TokenFlags),
     /// Print the gateway's OpenAPI 3.1 document (the committed `openapi/openapi.json`).
     Openapi,
+    /// Load the gateway's REST API at a constant rate and report latencies.
+    Loadgen(LoadgenFlags),
+}
+
+/// Flags of `tradeplane loadgen`.
+#[derive(Debug, clap::Args)]
+pub struct LoadgenFlags {
+    /// The gateway's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Requests per second offered, or `max` to send as fast as answers come back.
+    #[arg(long, default_value = "max", value_parser = parse_rate)]
+    pub rate: Rate,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Unmeasured seconds first.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Keep-alive connections.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// What to call.
+    #[arg(long, value_enum, default_value_t = crate::loadgen::Endpoint::Orders)]
+    pub endpoint: crate::loadgen::Endpoint,
+    /// The market to trade (default: the first the gateway lists).
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Bearer tokens to use (repeat for several). Without any, tokens are minted with
+    /// `auth.hs256_secret` or `--secret-file`.
+    #[arg(long = "token")]
+    pub tokens: Vec<String>,
+    /// A file holding the HS256 secret (`tradeplane dev` keeps one in `data/dev-secret`,
+    /// read when it exists and nothing else is configured).
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+    /// Distinct token subjects to mint, spread over the connections, so that the
+    /// per-principal rate limit does not throttle the run.
+    #[arg(long, default_value_t = 256)]
+    pub principals: usize,
+    /// Runtime threads for the generator.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// An offered rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rate {
+    /// As fast as answers come back.
+    Max,
+    /// Requests per second.
+    PerSecond(u64),
+}
+
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    if s == "max" {
+        return Ok(Rate::Max);
+    }
+    match s.parse::<u64>() {
+        Ok(0) | Err(_) => Err(format!("{s:?} is neither a positive integer nor `max`")),
+        Ok(n) => Ok(Rate::PerSecond(n)),
+    }
 }
 
 /// Flags of `tradeplane gateway`.

@@ -41,6 +41,14 @@ pub struct AuthSection {
     pub hs256_secret: Option<String>,
     /// A JWKS file with RS256 / ES256 / EdDSA public keys (re-read on an unknown `kid`).
     pub jwks_file: Option<PathBuf>,
+    /// Or a JWKS URL (`https://`; `http://` only for loopback): fetched on the first token
+    /// with a `kid` rather than at start-up, so the gateway starts while the identity provider
+    /// is down, and fetched again on an unknown `kid` (key rotation).
+    pub jwks_url: Option<String>,
+    /// Least time between two JWKS refreshes triggered by unknown `kid`s, in seconds: how
+    /// often forged `kid`s can make the gateway re-read the file or call the URL, and how long
+    /// a newly rotated key may wait to be picked up.
+    pub jwks_refresh_interval_secs: u64,
 }
 
 impl Default for AuthSection {
@@ -50,6 +58,9 @@ impl Default for AuthSection {
             audience: "tradeplane-api".into(),
             hs256_secret: None,
             jwks_file: None,
+            jwks_url: None,
+            jwks_refresh_interval_secs: gateway::auth::JwksConfig::DEFAULT_REFRESH_MIN_INTERVAL
+                .as_secs(),
         }
     }
 }
@@ -70,20 +81,46 @@ impl AuthSection {
                 })?,
             );
         }
-        if let Some(file) = &self.jwks_file {
-            auth.jwks = Some(gateway::auth::JwksConfig::new(
-                gateway::auth::JwksSource::File(file.clone()),
-            ));
+        let source = match (&self.jwks_file, &self.jwks_url) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "auth.jwks_file (TRADEPLANE_AUTH__JWKS_FILE) and auth.jwks_url \
+                     (TRADEPLANE_AUTH__JWKS_URL) are mutually exclusive: set one"
+                        .into(),
+                ));
+            }
+            (Some(file), None) => Some(gateway::auth::JwksSource::File(file.clone())),
+            (None, Some(url)) => Some(gateway::auth::JwksSource::Url(url.clone())),
+            (None, None) => None,
+        };
+        if let Some(source) = source {
+            // Zero would let every forged `kid` cause a fetch.
+            if self.jwks_refresh_interval_secs == 0 {
+                return Err(ConfigError::Invalid(
+                    "auth.jwks_refresh_interval_secs must be greater than zero".into(),
+                ));
+            }
+            auth.jwks = Some(gateway::auth::JwksConfig {
+                source,
+                refresh_min_interval: std::time::Duration::from_secs(
+                    self.jwks_refresh_interval_secs,
+                ),
+            });
         }
         if auth.hs256_secret.is_none() && auth.jwks.is_none() {
             return Err(ConfigError::Invalid(
                 "auth: no key to verify tokens with: set auth.hs256_secret \
-                 (TRADEPLANE_AUTH__HS256_SECRET) or auth.jwks_file (TRADEPLANE_AUTH__JWKS_FILE)"
+                 (TRADEPLANE_AUTH__HS256_SECRET), auth.jwks_file (TRADEPLANE_AUTH__JWKS_FILE) \
+                 or auth.jwks_url (TRADEPLANE_AUTH__JWKS_URL)"
                     .into(),
             ));
         }
-        auth.validate()
-            .map_err(|e| ConfigError::Invalid(format!("auth: {e}")))?;
+        auth.validate().map_err(|e| match e {
+            gateway::auth::ConfigError::InvalidJwksUrl { reason } => ConfigError::Invalid(format!(
+                "auth.jwks_url (TRADEPLANE_AUTH__JWKS_URL): {reason}"
+            )),
+            e => ConfigError::Invalid(format!("auth: {e}")),
+        })?;
         Ok(auth)
     }
 }
@@ -99,7 +136,84 @@ impl std::fmt::Debug for AuthSection {
                 &self.hs256_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("jwks_file", &self.jwks_file)
+            .field("jwks_url", &self.jwks_url)
+            .field(
+                "jwks_refresh_interval_secs",
+                &self.jwks_refresh_interval_secs,
+            )
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod auth_section_tests {
+    use super::*;
+
+    fn from_toml(toml: &str) -> AuthSection {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .extract::<Config>()
+            .unwrap()
+            .auth
+    }
+
+    fn invalid(section: &AuthSection) -> String {
+        match section.verifier() {
+            Err(ConfigError::Invalid(message)) => message,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_jwks_url_becomes_a_url_source_with_the_refresh_interval() {
+        let section = from_toml(
+            "[auth]\njwks_url = \"https://idp.example/.well-known/jwks.json\"\n\
+             jwks_refresh_interval_secs = 300\n",
+        );
+        let jwks = section.verifier().unwrap().jwks.unwrap();
+        assert_eq!(
+            jwks.source,
+            gateway::auth::JwksSource::Url("https://idp.example/.well-known/jwks.json".into())
+        );
+        assert_eq!(jwks.refresh_min_interval.as_secs(), 300);
+        // The default interval is the gateway's.
+        let section = from_toml("[auth]\njwks_file = \"/etc/jwks.json\"\n");
+        assert_eq!(
+            section
+                .verifier()
+                .unwrap()
+                .jwks
+                .unwrap()
+                .refresh_min_interval,
+            gateway::auth::JwksConfig::DEFAULT_REFRESH_MIN_INTERVAL
+        );
+    }
+
+    #[test]
+    fn jwks_settings_are_validated_and_errors_name_the_setting() {
+        let url = |url: &str| AuthSection {
+            jwks_url: Some(url.into()),
+            ..AuthSection::default()
+        };
+        let both = AuthSection {
+            jwks_file: Some("/etc/jwks.json".into()),
+            ..url("https://idp.example/jwks.json")
+        };
+        assert!(invalid(&both).contains("mutually exclusive"));
+        for bad in ["ftp://idp.example/jwks.json", "idp.example/jwks.json", ""] {
+            let message = invalid(&url(bad));
+            assert!(
+                message.starts_with("auth.jwks_url (TRADEPLANE_AUTH__JWKS_URL): "),
+                "{bad:?}: {message}"
+            );
+        }
+        let zero = AuthSection {
+            jwks_refresh_interval_secs: 0,
+            ..url("https://idp.example/jwks.json")
+        };
+        assert!(invalid(&zero).contains("auth.jwks_refresh_interval_secs"));
+        assert!(invalid(&AuthSection::default()).contains("auth.jwks_url"));
+        assert!(url("http://127.0.0.1:9/jwks.json").verifier().is_ok());
     }
 }
 
@@ -313,6 +427,11 @@ pub struct GatewaySection {
     pub rate_limit_per_second: u32,
     /// Requests a principal may send at once after a quiet period.
     pub rate_limit_burst: u32,
+    /// The casbin RBAC model file; set together with `rbac_policy`. Neither set: the
+    /// policy shipped in the binary. Reloaded by `POST /v1/admin/policies/reload` and SIGHUP.
+    pub rbac_model: Option<PathBuf>,
+    /// The RBAC policy file (`policy.csv`); set together with `rbac_model`.
+    pub rbac_policy: Option<PathBuf>,
     /// The markets the gateway routes.
     pub markets: Vec<GatewayMarket>,
 }
@@ -329,7 +448,35 @@ impl Default for GatewaySection {
             redis_url: Some("redis://127.0.0.1:6379".into()),
             rate_limit_per_second: 1_000,
             rate_limit_burst: 2_000,
+            rbac_model: None,
+            rbac_policy: None,
             markets: Vec::new(),
+        }
+    }
+}
+
+impl GatewaySection {
+    /// The RBAC files: both or neither (a policy is written against one model). Whether
+    /// they exist and parse is checked when the gateway loads them, before it listens.
+    fn policy_files(&self) -> Result<Option<gateway::config::PolicyFiles>, ConfigError> {
+        match (&self.rbac_model, &self.rbac_policy) {
+            (Some(model), Some(policy)) => Ok(Some(gateway::config::PolicyFiles {
+                model: model.clone(),
+                policy: policy.clone(),
+            })),
+            (None, None) => Ok(None),
+            (model, _) => {
+                let (set, missing) = if model.is_some() {
+                    ("rbac_model", "rbac_policy")
+                } else {
+                    ("rbac_policy", "rbac_model")
+                };
+                Err(ConfigError::Invalid(format!(
+                    "gateway.{set} is set but gateway.{missing} is not: set both \
+                     (TRADEPLANE_GATEWAY__RBAC_MODEL, TRADEPLANE_GATEWAY__RBAC_POLICY) or \
+                     neither (the policy shipped in the binary)"
+                )))
+            }
         }
     }
 }
@@ -441,6 +588,7 @@ impl Config {
                 burst: std::num::NonZeroU32::new(g.rate_limit_burst).unwrap_or(per_second),
             }
         });
+        config.policy_files = g.policy_files()?;
         config
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("gateway.{e}")))?;

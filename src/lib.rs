@@ -6,11 +6,13 @@
 pub mod cli;
 pub mod config;
 mod dev;
+pub mod loadgen;
 mod signals;
 
 pub use dev::READY_LINE;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -35,6 +37,9 @@ pub enum Error {
     /// A token could not be minted.
     #[error("cannot mint a token: {0}")]
     Token(String),
+    /// The load generator could not run.
+    #[error("loadgen: {0}")]
+    Loadgen(#[from] loadgen::LoadgenError),
 }
 
 /// Installs the global log subscriber (JSON or human-readable, `RUST_LOG` filter).
@@ -107,7 +112,102 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             print!("{}", gateway::openapi::document_json());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Loadgen(flags) => {
+            let config = config::load(cli.config.as_deref(), &serde_json::json!({}))?;
+            let loadgen = loadgen_config(&config, &flags)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(flags.threads.max(1))
+                .enable_all()
+                .thread_name("loadgen")
+                .build()
+                .map_err(|e| Error::Startup(format!("cannot start the runtime: {e}")))?;
+            let report = runtime.block_on(async move {
+                let shutdown = CancellationToken::new();
+                signals::cancel_on_signal(shutdown.clone());
+                loadgen::run(loadgen, shutdown).await
+            })?;
+            println!("{}", report.line());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// The load generator's run, with tokens minted when none are given.
+fn loadgen_config(
+    config: &config::Config,
+    flags: &cli::LoadgenFlags,
+) -> Result<loadgen::LoadgenConfig, Error> {
+    let secs = |what: &str, s: f64| {
+        Duration::try_from_secs_f64(s)
+            .map_err(|_| Error::Startup(format!("--{what} {s}: not a number of seconds")))
+    };
+    let tokens = if flags.tokens.is_empty() {
+        mint_loadgen_tokens(config, flags)?
+    } else {
+        flags.tokens.clone()
+    };
+    Ok(loadgen::LoadgenConfig {
+        url: flags.url.clone(),
+        rate: match flags.rate {
+            cli::Rate::Max => None,
+            cli::Rate::PerSecond(n) => Some(n),
+        },
+        duration: secs("duration", flags.duration)?,
+        warmup: secs("warmup", flags.warmup)?,
+        connections: flags.connections,
+        endpoint: flags.endpoint,
+        tokens,
+        symbol: flags.symbol.clone(),
+        progress: true,
+    })
+}
+
+/// Traders `loadgen-<i>`; all principals of one connection share its account, so a
+/// connection cancels what it placed whichever token it used.
+fn mint_loadgen_tokens(
+    config: &config::Config,
+    flags: &cli::LoadgenFlags,
+) -> Result<Vec<String>, Error> {
+    /// Loadgen accounts start here, away from the dev tokens' accounts.
+    const FIRST_ACCOUNT: u64 = 900_000;
+    let default_file = std::path::Path::new("data/dev-secret");
+    let secret = match (&config.auth.hs256_secret, &flags.secret_file) {
+        (_, Some(file)) => read_secret(file)?,
+        (Some(secret), None) => secret.clone(),
+        (None, None) if default_file.exists() => read_secret(default_file)?,
+        (None, None) => {
+            return Err(Error::Token(
+                "no tokens: pass --token, --secret-file, or set auth.hs256_secret \
+                 (TRADEPLANE_AUTH__HS256_SECRET)"
+                    .into(),
+            ));
+        }
+    };
+    let secret = gateway::auth::Hs256Secret::new(secret.into_bytes())
+        .map_err(|e| Error::Token(e.to_string()))?;
+    let connections = flags.connections.max(1);
+    let principals = flags.principals.max(connections);
+    (0..principals)
+        .map(|i| {
+            gateway::auth::mint_hs256(
+                secret.expose(),
+                &config.auth.issuer,
+                &config.auth.audience,
+                &format!("loadgen-{i}"),
+                matcher::AccountId(FIRST_ACCOUNT + (i % connections) as u64),
+                &[gateway::auth::Role::Trader],
+                Duration::from_secs(24 * 3600),
+                std::time::SystemTime::now(),
+            )
+            .map_err(|e| Error::Token(e.to_string()))
+        })
+        .collect()
+}
+
+fn read_secret(path: &std::path::Path) -> Result<String, Error> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| Error::Token(format!("reading {}: {e}", path.display())))
 }
 
 /// Prints the effective configuration (secrets redacted) as JSON.
@@ -139,7 +239,7 @@ fn token(config: &config::Config, flags: &cli::TokenFlags) -> Result<String, Err
         &flags.subject,
         matcher::AccountId(flags.account),
         &roles,
-        std::time::Duration::from_secs(flags.lifetime_secs),
+        Duration::from_secs(flags.lifetime_secs),
         std::time::SystemTime::now(),
     )
     .map_err(|e| Error::Token(e.to_string()))

@@ -1,0 +1,119 @@
+//! The run's figures and the one line a benchmark prints last.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::workload::Endpoint;
+
+/// Latencies are recorded in nanoseconds, from 1 ns to a minute, 3 significant digits.
+pub(crate) fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("constant, valid bounds")
+}
+
+/// What one run measured.
+#[derive(Debug)]
+pub struct Report {
+    pub(crate) endpoint: Endpoint,
+    /// Offered requests per second; `None` for as fast as possible.
+    pub(crate) rate: Option<u64>,
+    /// Answered requests inside the measured window (errors included).
+    pub(crate) requests: u64,
+    /// Requests without a success answer (status, transport error or timeout).
+    pub(crate) errors: u64,
+    /// The measured window (warm-up excluded).
+    pub(crate) measured: Duration,
+    /// Latency of every answered request in the window, in nanoseconds.
+    pub(crate) latency: Histogram<u64>,
+}
+
+impl Report {
+    /// Successful requests per second over the measured window.
+    #[must_use]
+    pub fn requests_per_second(&self) -> u64 {
+        let secs = self.measured.as_secs_f64();
+        if secs <= 0.0 {
+            return 0;
+        }
+        // Rounded to a whole number for the report line; well inside u64.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let per_second = (self.requests.saturating_sub(self.errors) as f64 / secs).round() as u64;
+        per_second
+    }
+
+    fn quantile_us(&self, q: f64) -> u64 {
+        if self.latency.is_empty() {
+            return 0;
+        }
+        (self.latency.value_at_quantile(q) + 500) / 1_000
+    }
+
+    /// Errors in the window.
+    #[must_use]
+    pub fn errors(&self) -> u64 {
+        self.errors
+    }
+
+    /// The report line (the benchmark's last line of output).
+    #[must_use]
+    pub fn line(&self) -> String {
+        let rate = self
+            .rate
+            .map_or_else(|| "max".to_owned(), |r| r.to_string());
+        format!(
+            "bench=rest endpoint={} rate={rate} orders_per_s={} p50_us={} p99_us={} p999_us={} errors={}",
+            self.endpoint.as_str(),
+            self.requests_per_second(),
+            self.quantile_us(0.50),
+            self.quantile_us(0.99),
+            self.quantile_us(0.999),
+            self.errors,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_has_the_documented_shape() {
+        let mut latency = histogram();
+        for us in 1..=1_000_u64 {
+            latency.record(us * 1_000).unwrap();
+        }
+        let report = Report {
+            endpoint: Endpoint::Orders,
+            rate: Some(10_000),
+            requests: 20_003,
+            errors: 3,
+            measured: Duration::from_secs(2),
+            latency,
+        };
+        assert_eq!(
+            report.line(),
+            "bench=rest endpoint=orders rate=10000 orders_per_s=10000 p50_us=500 p99_us=990 \
+             p999_us=999 errors=3"
+        );
+    }
+
+    #[test]
+    fn an_empty_run_reports_zeros_and_max() {
+        let report = Report {
+            endpoint: Endpoint::Whoami,
+            rate: None,
+            requests: 0,
+            errors: 0,
+            measured: Duration::ZERO,
+            latency: histogram(),
+        };
+        assert_eq!(
+            report.line(),
+            "bench=rest endpoint=whoami rate=max orders_per_s=0 p50_us=0 p99_us=0 p999_us=0 errors=0"
+        );
+    }
+}
