@@ -79,7 +79,7 @@ pub struct LoadgenFlags {
     /// `auth.hs256_secret` or `--secret-file`.
     #[arg(long = "token")]
     pub tokens: Vec<String>,
-    /// A file holding the HS256 secret (`tradeplane dev` keeps one in `data/dev-secret`,
+    /// A file holding the HS256 secret (`tradeplane dev` keeps one in `data/dev/dev-secret`,
     /// read when it exists and nothing else is configured).
     #[arg(long)]
     pub secret_file: Option<PathBuf>,

@@ -41,9 +41,10 @@ pub struct AuthSection {
     pub hs256_secret: Option<String>,
     /// A JWKS file with RS256 / ES256 / EdDSA public keys (re-read on an unknown `kid`).
     pub jwks_file: Option<PathBuf>,
-    /// Or a JWKS URL (`https://`; `http://` only for loopback): fetched on the first token
-    /// with a `kid` rather than at start-up, so the gateway starts while the identity provider
-    /// is down, and fetched again on an unknown `kid` (key rotation).
+    /// Or a JWKS URL (`https://`; plain `http://` is for loopback and logged as a warning
+    /// elsewhere): fetched at start-up, where a failure is logged but does not stop the
+    /// gateway (the identity provider may be down), and fetched again on an unknown `kid`
+    /// (key rotation).
     pub jwks_url: Option<String>,
     /// Least time between two JWKS refreshes triggered by unknown `kid`s, in seconds: how
     /// often forged `kid`s can make the gateway re-read the file or call the URL, and how long

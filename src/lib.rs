@@ -170,7 +170,7 @@ fn mint_loadgen_tokens(
 ) -> Result<Vec<String>, Error> {
     /// Loadgen accounts start here, away from the dev tokens' accounts.
     const FIRST_ACCOUNT: u64 = 900_000;
-    let default_file = std::path::Path::new("data/dev-secret");
+    let default_file = std::path::Path::new("data/dev/dev-secret");
     let secret = match (&config.auth.hs256_secret, &flags.secret_file) {
         (_, Some(file)) => read_secret(file)?,
         (Some(secret), None) => secret.clone(),

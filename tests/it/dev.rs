@@ -1,9 +1,16 @@
 //! `tradeplane dev` runs two shards and the gateway, prints tokens that work, and stops
 //! cleanly on SIGTERM.
+//!
+//! [`Dev`] starts one on free ports in a temporary data dir; other modules (`loadgen`) use it
+//! as their platform.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
+
+/// How long `tradeplane dev` may take to print its ready line.
+const READY_WITHIN: Duration = Duration::from_secs(60);
 
 /// What the ready banner says.
 #[derive(Default)]
@@ -18,65 +25,126 @@ fn value(line: &str, var: &str) -> Option<String> {
         .map(|v| v.split_whitespace().next().unwrap_or_default().to_owned())
 }
 
-#[tokio::test]
-async fn tradeplane_dev_serves_orders_with_the_printed_tokens_and_exits_zero_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradeplane"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TRADEPLANE_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args([
-            "dev",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--shard-ports",
-            "0,0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut banner = Banner::default();
-        let mut tx = Some(tx);
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap_or_default();
-            if let Some(v) = value(&line, "GATEWAY") {
-                banner.gateway = v;
-            } else if let Some(v) = value(&line, "TRADER_TOKEN") {
-                banner.trader = v;
-            } else if let Some(v) = value(&line, "OPERATOR_TOKEN") {
-                banner.operator = v;
-            } else if line == tradeplane::READY_LINE
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(std::mem::take(&mut banner));
+/// A running `tradeplane dev` child; killed (by its own pid) if a test fails before
+/// stopping it.
+pub(crate) struct Dev {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    /// The gateway's base URL, `http://127.0.0.1:PORT`.
+    pub(crate) gateway: String,
+    /// The printed trader token (`sub=trader`, account 1).
+    pub(crate) trader: String,
+    /// The printed operator token (reads any account's orders).
+    pub(crate) operator: String,
+}
+
+impl Dev {
+    /// Starts `tradeplane dev` on free ports with a fresh data dir, and returns once it has
+    /// printed [`tradeplane::READY_LINE`] (after the tokens and the gateway's address).
+    pub(crate) async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradeplane"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TRADEPLANE_") {
+                cmd.env_remove(k);
             }
         }
-    });
-    let banner = tokio::time::timeout(Duration::from_secs(60), rx)
-        .await
-        .expect("no ready line within 60 s")
-        .expect("tradeplane dev exited before it was ready");
-    assert!(banner.gateway.starts_with("http://127.0.0.1:"));
+        let mut child = cmd
+            .args([
+                "dev",
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--shard-ports",
+                "0,0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut banner = Banner::default();
+            let mut tx = Some(tx);
+            // Reads to the end, so the child never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap_or_default();
+                if let Some(v) = value(&line, "GATEWAY") {
+                    banner.gateway = v;
+                } else if let Some(v) = value(&line, "TRADER_TOKEN") {
+                    banner.trader = v;
+                } else if let Some(v) = value(&line, "OPERATOR_TOKEN") {
+                    banner.operator = v;
+                } else if line == tradeplane::READY_LINE
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(std::mem::take(&mut banner));
+                }
+            }
+        });
+        // The handle owns the child from here: a failed wait below still kills it.
+        let mut dev = Self {
+            child: Some(child),
+            dir,
+            gateway: String::new(),
+            trader: String::new(),
+            operator: String::new(),
+        };
+        let banner = tokio::time::timeout(READY_WITHIN, rx)
+            .await
+            .unwrap_or_else(|_| panic!("no ready line within {READY_WITHIN:?}"))
+            .expect("tradeplane dev exited before it was ready");
+        dev.gateway = banner.gateway;
+        dev.trader = banner.trader;
+        dev.operator = banner.operator;
+        dev
+    }
+
+    /// The data dir (journals, and the generated `dev-secret`).
+    pub(crate) fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// SIGTERM, then the exit status. The data dir stays until the handle is dropped.
+    pub(crate) async fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("already stopped");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn tradeplane_dev_serves_orders_with_the_printed_tokens_and_exits_zero_on_sigterm() {
+    let mut dev = Dev::start().await;
+    assert!(dev.gateway.starts_with("http://127.0.0.1:"));
 
     // The dev secret was generated once, private to its owner.
-    let secret = dir.path().join("dev-secret");
+    let secret = dev.data_dir().join("dev-secret");
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
 
     let http = reqwest::Client::new();
     let whoami: serde_json::Value = http
-        .get(format!("{}/v1/whoami", banner.gateway))
-        .bearer_auth(&banner.trader)
+        .get(format!("{}/v1/whoami", dev.gateway))
+        .bearer_auth(&dev.trader)
         .send()
         .await
         .unwrap()
@@ -94,8 +162,8 @@ async fn tradeplane_dev_serves_orders_with_the_printed_tokens_and_exits_zero_on_
         ("SOL-USD", "150.25", "2.5"),
     ] {
         let placed = http
-            .post(format!("{}/v1/orders", banner.gateway))
-            .bearer_auth(&banner.trader)
+            .post(format!("{}/v1/orders", dev.gateway))
+            .bearer_auth(&dev.trader)
             .json(&serde_json::json!({
                 "symbol": symbol, "side": "buy", "type": "limit",
                 "price": price, "quantity": quantity,
@@ -109,23 +177,16 @@ async fn tradeplane_dev_serves_orders_with_the_printed_tokens_and_exits_zero_on_
         assert_eq!(order["symbol"], symbol);
         let id = order["id"].as_str().unwrap();
         let got = http
-            .get(format!("{}/v1/orders/{id}", banner.gateway))
-            .bearer_auth(&banner.operator)
+            .get(format!("{}/v1/orders/{id}", dev.gateway))
+            .bearer_auth(&dev.operator)
             .send()
             .await
             .unwrap();
         assert_eq!(got.status(), 200, "the operator reads any account's order");
     }
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = dev.stop().await;
     assert_eq!(status.code(), Some(0));
     // Both journals were written under the data dir.
-    assert!(dir.path().join("shard-1").is_dir() && dir.path().join("shard-2").is_dir());
+    assert!(dev.data_dir().join("shard-1").is_dir() && dev.data_dir().join("shard-2").is_dir());
 }

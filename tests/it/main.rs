@@ -7,6 +7,7 @@
 mod config;
 mod dev;
 mod gateway_role;
+mod loadgen;
 mod matcher_role;
 mod policy_reload;
 mod token;
