@@ -62,6 +62,21 @@ fn run_to_end(dir: &Path, env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
+/// A token for `role` (subject = the role's name, account 7).
+fn token(role: gateway::auth::Role) -> String {
+    gateway::auth::mint_hs256(
+        SECRET.as_bytes(),
+        "tradeplane",
+        "tradeplane-api",
+        role.as_str(),
+        matcher::AccountId(7),
+        &[role],
+        Duration::from_secs(600),
+        SystemTime::now(),
+    )
+    .unwrap()
+}
+
 /// The gateway child; killed (by its own pid) if the test fails before stopping it.
 struct Gateway {
     child: Option<Child>,
@@ -141,20 +156,9 @@ impl Gateway {
     }
 
     async fn markets_status(&self, role: gateway::auth::Role) -> StatusCode {
-        let token = gateway::auth::mint_hs256(
-            SECRET.as_bytes(),
-            "tradeplane",
-            "tradeplane-api",
-            role.as_str(),
-            matcher::AccountId(7),
-            &[role],
-            Duration::from_secs(600),
-            SystemTime::now(),
-        )
-        .unwrap();
         reqwest::Client::new()
             .get(format!("{}/v1/markets", self.base))
-            .bearer_auth(token)
+            .bearer_auth(token(role))
             .send()
             .await
             .unwrap()
@@ -251,6 +255,38 @@ async fn sighup_reloads_the_policy_files_and_a_broken_file_keeps_the_old_policy(
     gw.await_markets_status(Role::Viewer, StatusCode::OK).await;
 
     // SIGTERM still stops everything, the reload task included, with a clean exit.
+    assert_eq!(gw.stop().await.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_request_logs_json_lines_carrying_its_request_id() {
+    use gateway::auth::Role;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path());
+    let model = dir.path().join("model.conf");
+    let policy = dir.path().join("policy.csv");
+    std::fs::write(&model, gateway::rbac::DEFAULT_MODEL).unwrap();
+    std::fs::write(&policy, gateway::rbac::DEFAULT_POLICY).unwrap();
+    let mut gw = Gateway::start(&config, &model, &policy).await;
+    let res = reqwest::Client::new()
+        .post(format!("{}/v1/admin/policies/reload", gw.base))
+        .bearer_auth(token(Role::Admin))
+        .header("x-request-id", "it-reload-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-request-id"], "it-reload-4711");
+    let line = gw
+        .wait_for_log(&["rbac: policy reload requested", "it-reload-4711"])
+        .await;
+    let json: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    let spans = json["spans"].as_array().expect("the line lists its spans");
+    assert!(
+        spans.iter().any(|s| s["request_id"] == "it-reload-4711"),
+        "the request's span carries its id: {line}"
+    );
     assert_eq!(gw.stop().await.code(), Some(0));
 }
 
