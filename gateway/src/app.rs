@@ -54,6 +54,7 @@ struct Inner {
     idempotency: Option<IdempotencyStore>,
     rate_limiter: Option<RateLimiter>,
     metrics: Arc<crate::metrics::Metrics>,
+    feed: crate::feed::Feed,
 }
 
 impl std::fmt::Debug for Inner {
@@ -67,6 +68,7 @@ impl std::fmt::Debug for Inner {
             .field("idempotency", &self.idempotency)
             .field("rate_limiter", &self.rate_limiter)
             .field("metrics", &self.metrics)
+            .field("feed", &self.feed)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +108,7 @@ impl AppState {
             config.shard_connections,
             &metrics,
         );
+        let feed = crate::feed::Feed::new(&shards, config.recent_trades, config.stream_buffer);
         let idempotency = match &config.redis_url {
             None => None,
             Some(url) => {
@@ -135,6 +138,7 @@ impl AppState {
             idempotency,
             rate_limiter: config.rate_limit.map(RateLimiter::new),
             metrics,
+            feed,
         })))
     }
 
@@ -180,6 +184,12 @@ impl AppState {
         &self.0.metrics
     }
 
+    /// Market data from the shard feeds, and the WebSocket fan-out.
+    #[must_use]
+    pub fn feed(&self) -> &crate::feed::Feed {
+        &self.0.feed
+    }
+
     /// The `Idempotency-Key` store, if Redis is configured.
     #[must_use]
     pub fn idempotency(&self) -> Option<&IdempotencyStore> {
@@ -216,6 +226,9 @@ pub(crate) struct DocumentedRoutes {
     pub(crate) owned: OpenApiRouter<AppState>,
     /// No authentication: health and the OpenAPI document.
     pub(crate) unauthenticated: OpenApiRouter<AppState>,
+    /// Authenticated by the handler itself (a WebSocket may send its token in its first
+    /// message): `GET /v1/stream`.
+    pub(crate) self_authenticated: OpenApiRouter<AppState>,
 }
 
 pub(crate) fn documented_routes() -> DocumentedRoutes {
@@ -225,6 +238,7 @@ pub(crate) fn documented_routes() -> DocumentedRoutes {
             .merge(routes::admin::router()),
         owned: routes::orders::router(),
         unauthenticated: health::router().merge(openapi::router()),
+        self_authenticated: crate::stream::router(),
     }
 }
 
@@ -244,6 +258,7 @@ pub fn router(state: AppState) -> Router {
     let (public_routes, _) = routes.public.split_for_parts();
     let (owned_routes, _) = routes.owned.split_for_parts();
     let (unauthenticated_routes, _) = routes.unauthenticated.split_for_parts();
+    let (self_authenticated_routes, _) = routes.self_authenticated.split_for_parts();
     Router::new()
         .merge(public_routes.route_layer(public(state.clone())))
         .merge(owned_routes.route_layer(owned(state.clone())))
@@ -256,6 +271,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), middleware::deadline))
         // Unauthenticated; `/readyz` bounds its own pings.
         .merge(unauthenticated_routes)
+        .merge(self_authenticated_routes)
         .fallback(not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(state.0.body_limit))
@@ -311,10 +327,19 @@ pub async fn run(
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
     });
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    // One ingestion task per shard, and every WebSocket connection, stop with the feed's
+    // token; upgraded connections are not the server's to drain, so the token fires as
+    // soon as shutdown starts.
+    state.feed().spawn_ingest(&state);
+    let feed_stop = state.feed().stop_token().clone();
+    let served = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(async move {
+            shutdown.cancelled().await;
+            feed_stop.cancel();
+        })
         .await
         .map_err(StartError::Io);
+    state.feed().shutdown().await;
     reload_stop.cancel();
     if let Err(error) = reloader.await {
         tracing::error!(%error, "the policy reload task panicked");

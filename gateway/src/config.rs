@@ -68,6 +68,11 @@ pub struct GatewayConfig {
     /// The RBAC model and policy files; `None` (the default): the shipped policy compiled
     /// into the binary ([`crate::rbac::DEFAULT_POLICY`]), which a reload re-installs as is.
     pub policy_files: Option<PolicyFiles>,
+    /// Trades kept per market from the shard feed (`GET /v1/markets/{symbol}/trades`).
+    pub recent_trades: usize,
+    /// Messages a WebSocket client may fall behind the feed before it is disconnected
+    /// (close code 4008): a slow client costs only itself.
+    pub stream_buffer: usize,
 }
 
 impl GatewayConfig {
@@ -81,6 +86,10 @@ impl GatewayConfig {
     pub const DEFAULT_REDIS_PREFIX: &'static str = "tp:";
     /// Default replay window of an idempotent response: 24 hours.
     pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+    /// Default trades kept per market.
+    pub const DEFAULT_RECENT_TRADES: usize = 1000;
+    /// Default WebSocket backlog, in messages.
+    pub const DEFAULT_STREAM_BUFFER: usize = 4096;
 
     /// A configuration with default limits.
     #[must_use]
@@ -96,6 +105,8 @@ impl GatewayConfig {
             idempotency_ttl: Self::DEFAULT_IDEMPOTENCY_TTL,
             rate_limit: None,
             policy_files: None,
+            recent_trades: Self::DEFAULT_RECENT_TRADES,
+            stream_buffer: Self::DEFAULT_STREAM_BUFFER,
         }
     }
 
@@ -129,6 +140,12 @@ impl GatewayConfig {
         }
         if self.shard_connections == 0 {
             return Err(GatewayConfigError::ZeroLimit("shard_connections"));
+        }
+        if self.recent_trades == 0 {
+            return Err(GatewayConfigError::ZeroLimit("recent_trades"));
+        }
+        if self.stream_buffer == 0 {
+            return Err(GatewayConfigError::ZeroLimit("stream_buffer"));
         }
         if self.idempotency_ttl.is_zero() {
             return Err(GatewayConfigError::ZeroLimit("idempotency_ttl"));

@@ -20,6 +20,9 @@
 //! - `http_request_duration_seconds{route, method, status}` (histogram)
 //! - `http_requests_in_flight` (gauge)
 //! - `shard_request_duration_seconds{shard, op}` (histogram)
+//! - `stream_clients` (gauge): connected WebSocket clients
+//! - `stream_messages_out_total` (counter): messages sent to WebSocket clients
+//! - `stream_dropped_clients_total` (counter): clients disconnected for falling behind
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -87,6 +90,12 @@ pub struct Metrics {
     latency: HistogramFamily<HttpLabels>,
     in_flight: Gauge,
     shard_latency: HistogramFamily<ShardLabels>,
+    /// Connected WebSocket clients.
+    pub stream_clients: Gauge,
+    /// Messages sent to WebSocket clients.
+    pub stream_messages_out: Counter,
+    /// WebSocket clients disconnected because their buffer filled.
+    pub stream_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -124,12 +133,33 @@ impl Metrics {
             "Shard round-trip time in seconds, by shard address and operation",
             shard_latency.clone(),
         );
+        let stream_clients = Gauge::default();
+        let stream_messages_out = Counter::default();
+        let stream_dropped = Counter::default();
+        registry.register(
+            "stream_clients",
+            "Connected WebSocket clients of /v1/stream",
+            stream_clients.clone(),
+        );
+        registry.register(
+            "stream_messages_out",
+            "Messages sent to WebSocket clients",
+            stream_messages_out.clone(),
+        );
+        registry.register(
+            "stream_dropped_clients",
+            "WebSocket clients disconnected because their buffer filled",
+            stream_dropped.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             in_flight,
             shard_latency,
+            stream_clients,
+            stream_messages_out,
+            stream_dropped,
         }
     }
 

@@ -103,7 +103,7 @@ pub async fn authenticate(
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
-fn bearer_token(header: Option<&HeaderValue>) -> Result<&str, AuthError> {
+pub(crate) fn bearer_token(header: Option<&HeaderValue>) -> Result<&str, AuthError> {
     let value = header.ok_or(AuthError::Missing)?;
     let value = value.to_str().map_err(|_| AuthError::Malformed)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
@@ -117,7 +117,7 @@ fn bearer_token(header: Option<&HeaderValue>) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-fn unauthorized(error: AuthError) -> Response {
+pub(crate) fn unauthorized(error: AuthError) -> Response {
     tracing::debug!(code = error.code(), "authentication failed");
     if error.retryable() {
         // The JWKS could not be fetched: not the client's fault.

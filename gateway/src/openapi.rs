@@ -29,8 +29,10 @@ pub const BEARER: &str = "bearer";
 /// Content type of every error answer.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
-/// The shape of every error answer (RFC 9457 problem details), for the document only: the
-/// gateway builds these bodies with [`crate::problem::Problem`].
+/// The shape of every error answer (RFC 9457 problem details): `code` is stable and is what
+/// clients should match on.
+// For the document only: the gateway builds these bodies with `crate::problem::Problem`
+// (a plain comment, so the internal path stays out of the published document).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type; ends with `code`.
@@ -68,11 +70,16 @@ pub struct Problem {
             `code`. Mutating requests accept an `Idempotency-Key` header.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(Problem)),
+    components(schemas(
+        Problem,
+        crate::feed::messages::ServerMessage,
+        crate::feed::messages::ClientMessage
+    )),
     modifiers(&Conventions),
     tags(
         (name = "orders", description = "Place, read, amend and cancel the caller's orders."),
         (name = "markets", description = "Markets and their order books."),
+        (name = "stream", description = "Market data and order updates over a WebSocket."),
         (name = "identity", description = "The caller as the gateway sees it."),
         (name = "admin", description = "Operating the gateway itself (admin only in the shipped policy)."),
         (name = "health", description = "Liveness and readiness (unauthenticated)."),
@@ -188,6 +195,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .merge(routes.public)
         .merge(routes.owned)
         .merge(routes.unauthenticated)
+        .merge(routes.self_authenticated)
         .into_openapi();
     add_request_id(&mut openapi);
     openapi

@@ -1,5 +1,6 @@
-//! `GET /v1/markets` and `GET /v1/markets/{symbol}/book?depth=N`: market data, with prices
-//! and quantities as decimal strings in each market's precision.
+//! `GET /v1/markets`, `GET /v1/markets/{symbol}/book?depth=N` and
+//! `GET /v1/markets/{symbol}/trades?limit=N`: market data, with prices and quantities as
+//! decimal strings in each market's precision.
 
 use axum::extract::State;
 use matcher::{DepthLevel, RejectReason};
@@ -10,6 +11,8 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::decimal::{format_price, format_quantity};
+use crate::feed::messages::TradeList;
+use crate::feed::trade_view;
 use crate::openapi::Problem as ProblemSchema;
 use crate::problem::{ApiJson, ApiPath, ApiQuery, Problem, from_reject};
 use crate::shards::{Market, shard_problem};
@@ -206,9 +209,101 @@ pub async fn book(
     }))
 }
 
+/// Trades returned when `limit` is not given.
+pub const DEFAULT_TRADES: u32 = 100;
+/// Largest `limit` accepted.
+pub const MAX_TRADES: u32 = 1000;
+
+/// Query of the trades route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TradesQuery {
+    /// Trades to return (1 to [`MAX_TRADES`]).
+    pub limit: Option<u32>,
+}
+
+/// `GET /v1/markets/{symbol}/trades?limit=N`: the most recent trades kept from the shard
+/// feed (no shard round trip).
+///
+/// # Errors
+/// 404 `market_not_found`, 400 `invalid_query` for a limit out of range.
+#[utoipa::path(
+    get,
+    path = "/v1/markets/{symbol}/trades",
+    operation_id = "get_trades",
+    tag = "markets",
+    summary = "Recent trades",
+    description = "The market's most recent trades, newest first, as the gateway received them \
+        from the shard's event feed. Empty until the gateway has caught up with the feed.",
+    security(("bearer" = [])),
+    params(
+        ("symbol" = String, Path, description = "The market's symbol.", example = "BTC-USD"),
+        ("limit" = Option<u32>, Query, nullable = false, description = "Trades to return, 1 to 1000 (default 100).", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "The most recent trades, newest first.", body = TradeList),
+        (status = 400, description = "Invalid query string: an unknown parameter or a limit out of range (`invalid_query`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token (`unauthorized`); see `WWW-Authenticate`.",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("WWW-Authenticate" = String, description = "The bearer challenge, with the reason as `error`."))),
+        (status = 403, description = "The caller's roles do not allow this request (`forbidden`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 404, description = "No market with that symbol (`market_not_found`).",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 429, description = "The caller's rate limit is exhausted (`rate_limited`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 500, description = "Internal error (`internal`); no details are shown.",
+            content_type = "application/problem+json", body = ProblemSchema),
+        (status = 503, description = "The signing keys could not be fetched, or the request ran out of time (`unavailable`).",
+            content_type = "application/problem+json", body = ProblemSchema,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
+pub async fn trades(
+    State(state): State<AppState>,
+    ApiPath(symbol): ApiPath<String>,
+    ApiQuery(query): ApiQuery<TradesQuery>,
+) -> Result<ApiJson<TradeList>, Problem> {
+    let limit = query.limit.unwrap_or(DEFAULT_TRADES);
+    if !(1..=MAX_TRADES).contains(&limit) {
+        return Err(Problem::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_TRADES}."),
+        )
+        .with_field("limit"));
+    }
+    let market = state
+        .shards()
+        .by_symbol(&symbol)
+        .ok_or_else(|| from_reject(RejectReason::UnknownMarket))?;
+    let trades = {
+        let books = state
+            .feed()
+            .books(market.shard)
+            .ok_or_else(Problem::internal_without_cause)?;
+        books
+            .market(market.config.id())
+            .map_or_else(Vec::new, |book| {
+                book.trades
+                    .iter()
+                    .rev()
+                    .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                    .map(|t| trade_view(t, market))
+                    .collect()
+            })
+    };
+    Ok(ApiJson(TradeList {
+        symbol: market.symbol(),
+        trades,
+    }))
+}
+
 /// The resource's routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(book))
+        .routes(routes!(trades))
 }

@@ -1,6 +1,7 @@
 //! Starts a shard and a gateway in-process, mints tokens, and reads problem answers.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use gateway::auth::{AuthConfig, Hs256Secret, Role, mint_hs256};
@@ -10,13 +11,16 @@ use matcher::shard::{self, ShardConfig, WaitStrategy};
 use matcher::{AccountId, EngineConfig, MarketConfig, MarketId, Price, Quantity, Symbol};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) const SECRET: &[u8] = b"integration-test-secret-of-32-bytes!!";
 pub(crate) const ISSUER: &str = "https://issuer.test";
 pub(crate) const AUDIENCE: &str = "tradeplane";
+
+/// Longest wait for a stopped shard's address to become bindable again.
+const REBIND_DEADLINE: Duration = Duration::from_secs(10);
 
 /// AAA-USD: prices with 2 decimals and a tick of 0.05; quantities with 3 decimals, lot 0.001.
 pub(crate) fn market(id: u32, symbol: &str) -> MarketConfig {
@@ -43,7 +47,44 @@ pub(crate) struct Stack {
     stop: CancellationToken,
     gateway: JoinHandle<()>,
     shards: Vec<JoinHandle<()>>,
+    /// The shard of [`Self::start_restartable`], which a test stops and starts alone.
+    restartable: Option<RestartableShard>,
     _dir: tempfile::TempDir,
+}
+
+/// A shard with its own cancellation token (a child of the stack's), so that it can be
+/// stopped alone and started again on the same data directory and address while the
+/// gateway keeps running.
+struct RestartableShard {
+    addr: SocketAddr,
+    dir: PathBuf,
+    markets: Vec<MarketConfig>,
+    /// The stack's token: cancelling it stops the shard too.
+    parent: CancellationToken,
+    /// The running shard's own token and task; `None` while stopped.
+    running: Option<(CancellationToken, JoinHandle<()>)>,
+}
+
+impl RestartableShard {
+    /// Serves on `listener` until [`Self::stop`] or the stack stops.
+    fn serve(&mut self, listener: TcpListener) {
+        assert!(self.running.is_none(), "the shard is already running");
+        let stop = self.parent.child_token();
+        let config = shard_config(&self.dir, self.markets.clone());
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            shard::run(config, listener, token).await.unwrap();
+        });
+        self.running = Some((stop, task));
+    }
+
+    /// Stops the shard and waits until it has drained, synced its journal and closed its
+    /// listener.
+    async fn stop(&mut self) {
+        let (stop, task) = self.running.take().expect("the shard is not running");
+        stop.cancel();
+        task.await.unwrap();
+    }
 }
 
 impl Stack {
@@ -65,6 +106,73 @@ impl Stack {
         let (addr, shard) = spawn_shard(&dir.path().join("s0"), markets.clone(), &stop).await;
         let routes = markets.into_iter().map(|m| route(m, addr)).collect();
         Self::with_config(routes, dir, stop, vec![shard], configure).await
+    }
+
+    /// As [`Self::start`], with a shard that [`Self::stop_shard`] and
+    /// [`Self::restart_shard`] stop and start again while the gateway keeps running.
+    pub(crate) async fn start_restartable() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let markets = vec![market(1, "AAA-USD"), market(2, "BBB-USD")];
+        let shard_dir = dir.path().join("s0");
+        std::fs::create_dir_all(&shard_dir).unwrap();
+        let listener = bind_restartable();
+        let addr = listener.local_addr().unwrap();
+        let mut shard = RestartableShard {
+            addr,
+            dir: shard_dir,
+            markets: markets.clone(),
+            parent: stop.clone(),
+            running: None,
+        };
+        shard.serve(listener);
+        let routes = markets.into_iter().map(|m| route(m, addr)).collect();
+        let mut stack = Self::with_routes(routes, dir, stop, Vec::new()).await;
+        stack.restartable = Some(shard);
+        stack
+    }
+
+    /// Stops the shard of [`Self::start_restartable`] (the gateway keeps running) and
+    /// waits until it has stopped.
+    pub(crate) async fn stop_shard(&mut self) {
+        let shard = self.restartable.as_mut().expect("not a restartable stack");
+        shard.stop().await;
+    }
+
+    /// Starts the shard of [`Self::start_restartable`] again on the same data directory
+    /// and address. The address is normally bindable at once (`SO_REUSEADDR` lets a
+    /// listener bind over the old connections' `TIME_WAIT`); if it is not, binding is
+    /// retried until [`REBIND_DEADLINE`].
+    pub(crate) async fn restart_shard(&mut self) {
+        let shard = self.restartable.as_mut().expect("not a restartable stack");
+        let addr = shard.addr;
+        let listener = tokio::time::timeout(REBIND_DEADLINE, async {
+            loop {
+                match bind_reusing(addr) {
+                    Ok(listener) => return listener,
+                    Err(_) => tokio::task::yield_now().await,
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{addr} could not be bound again in {REBIND_DEADLINE:?}"));
+        shard.serve(listener);
+    }
+
+    /// Starts the stopped shard of [`Self::start_restartable`] on a new address that the
+    /// gateway does not know, and returns it: what the test does there is journalled while
+    /// the gateway's feed cannot see it (as when the gateway is cut off from a shard that
+    /// keeps trading). [`Self::stop_shard`] stops it again.
+    pub(crate) async fn start_shard_aside(&mut self) -> SocketAddr {
+        let shard = self.restartable.as_mut().expect("not a restartable stack");
+        let mut listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        if listener.local_addr().unwrap() == shard.addr {
+            // The shard's own port, free while it is down: take another while holding it.
+            listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        }
+        let addr = listener.local_addr().unwrap();
+        shard.serve(listener);
+        addr
     }
 
     /// Two shards, AAA-USD on the first and BBB-USD on the second.
@@ -160,6 +268,7 @@ impl Stack {
             stop,
             gateway,
             shards,
+            restartable: None,
             _dir: dir,
         }
     }
@@ -243,6 +352,9 @@ impl Stack {
         for shard in self.shards {
             shard.await.unwrap();
         }
+        if let Some((_, task)) = self.restartable.and_then(|s| s.running) {
+            task.await.unwrap();
+        }
     }
 }
 
@@ -252,6 +364,17 @@ async fn spawn_shard(
     stop: &CancellationToken,
 ) -> (SocketAddr, JoinHandle<()>) {
     std::fs::create_dir_all(dir).unwrap();
+    let config = shard_config(dir, markets);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = stop.clone();
+    let task = tokio::spawn(async move {
+        shard::run(config, listener, stop).await.unwrap();
+    });
+    (addr, task)
+}
+
+fn shard_config(dir: &std::path::Path, markets: Vec<MarketConfig>) -> ShardConfig {
     let engine = EngineConfig {
         markets,
         client_id_window: 1024,
@@ -260,13 +383,45 @@ async fn spawn_shard(
     config.segment_size = 256 * 1024;
     config.wait = WaitStrategy::SpinThenPark;
     config.snapshot_every = 0;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = stop.clone();
-    let task = tokio::spawn(async move {
-        shard::run(config, listener, stop).await.unwrap();
-    });
-    (addr, task)
+    config
+}
+
+/// A listener on `addr` with `SO_REUSEADDR` (as `TcpListener::bind` sets on Unix, made
+/// explicit because rebinding a just-closed port depends on it).
+fn bind_reusing(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// The listener of a shard that will be stopped and started again on its address.
+///
+/// While the shard is down its port is free, and a port the kernel hands out for `bind(0)`
+/// (other tests in this binary start shards and gateways in parallel) or for an outgoing
+/// connection could go to someone else: then the restart could not bind it, or the gateway
+/// would reach the wrong server. So where the kernel says which ports it hands out (Linux),
+/// pick a random free one below that range.
+fn bind_restartable() -> TcpListener {
+    use std::hash::{BuildHasher, RandomState};
+    const LOWEST: u16 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|low| *low > LOWEST + 1000);
+    if let Some(low) = ephemeral_low {
+        let span = u64::from(low - LOWEST);
+        // A random start (`RandomState` is randomly keyed), so concurrent runs differ.
+        let start = RandomState::new().hash_one(std::process::id()) % span;
+        for i in 0..256 {
+            // 7919 is prime: unless `span` is a multiple of it, the attempts are distinct.
+            let port = LOWEST + u16::try_from((start + i * 7919) % span).unwrap();
+            if let Ok(listener) = bind_reusing(SocketAddr::from(([127, 0, 0, 1], port))) {
+                return listener;
+            }
+        }
+    }
+    bind_reusing(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap()
 }
 
 fn route(market: MarketConfig, shard: SocketAddr) -> MarketRoute {

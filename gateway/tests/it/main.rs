@@ -15,4 +15,7 @@ mod orders;
 mod policy_reload;
 mod rate_limit;
 mod rbac_matrix;
+mod stream;
+mod stream_restart;
+mod trades;
 mod whoami;

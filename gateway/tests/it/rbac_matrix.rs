@@ -87,6 +87,7 @@ const MATRIX: &[(&str, &str, Target, [u16; 6])] = &[
     ("GET",    "/v1/whoami",                 Target::None,  [200,   200,   200,     200,  403,    401]),
     ("GET",    "/v1/markets",                Target::None,  [200,   200,   200,     200,  403,    401]),
     ("GET",    "/v1/markets/{symbol}/book",  Target::None,  [200,   200,   200,     200,  403,    401]),
+    ("GET",    "/v1/markets/{symbol}/trades",Target::None,  [200,   200,   200,     200,  403,    401]),
     ("POST",   "/v1/orders",                 Target::Own,   [403,   201,   403,     201,  403,    401]),
     // Lists and bulk cancels are always about the caller's own account, whatever the role.
     ("GET",    "/v1/orders",                 Target::Own,   [200,   200,   200,     200,  403,    401]),
@@ -100,6 +101,8 @@ const MATRIX: &[(&str, &str, Target, [u16; 6])] = &[
     ("PATCH",  "/v1/orders/{id}",            Target::Other, [403,   404,   403,     200,  403,    401]),
     ("DELETE", "/v1/orders/{id}",            Target::Own,   [403,   200,   403,     200,  403,    401]),
     ("DELETE", "/v1/orders/{id}",            Target::Other, [403,   404,   403,     200,  403,    401]),
+    // A plain GET is not a WebSocket upgrade: authenticated and allowed, it is refused 426.
+    ("GET",    "/v1/stream",                 Target::None,  [426,   426,   426,     426,  403,    401]),
     ("POST",   "/v1/admin/policies/reload",  Target::None,  [403,   403,   403,     200,  403,    401]),
 ];
 
@@ -109,6 +112,7 @@ fn denial_code(status: u16) -> &'static str {
         401 => "unauthorized",
         403 => "forbidden",
         404 => "order_not_found",
+        426 => "upgrade_required",
         other => panic!("no denial code for {other}"),
     }
 }
