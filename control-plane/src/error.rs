@@ -1,0 +1,132 @@
+//! The crate's one domain error. It carries no HTTP: the gateway maps it to problem+json, and
+//! workers use [`Error::retryable`] to decide between "try again" and "give up".
+
+use tokio_postgres::error::SqlState;
+
+use crate::job::{JobId, JobStatus};
+
+/// Everything the store, the pool and the migration runner can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is unusable (checked once, at start-up).
+    #[error("invalid control-plane configuration: {0}")]
+    Config(String),
+    /// A caller-supplied value is out of range or malformed.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The offending field.
+        field: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// No job has this id (or it was purged).
+    #[error("job {0} not found")]
+    NotFound(JobId),
+    /// The job is not in a status the requested transition starts from, for example starting
+    /// a job that already runs or replaying one that is not dead.
+    #[error("cannot {action} job {id}: it is {from}")]
+    InvalidTransition {
+        /// The job.
+        id: JobId,
+        /// Its current status.
+        from: JobStatus,
+        /// The refused transition (`start`, `succeed`, `fail`, `cancel`, `replay`, `purge`).
+        action: &'static str,
+    },
+    /// The caller's lease no longer owns the job: another worker (or a later attempt) holds
+    /// it. The caller's outcome is discarded so one attempt is never recorded twice.
+    #[error("lease lost on job {id}: attempt {attempt} by {worker_id} is no longer current")]
+    LeaseLost {
+        /// The job.
+        id: JobId,
+        /// The attempt the caller thought it held.
+        attempt: u32,
+        /// The worker the caller claimed to be.
+        worker_id: String,
+    },
+    /// Replaying would create a second unfinished job with the same dedup key in its queue.
+    #[error("job {id} shares its dedup key with unfinished job {existing}")]
+    DedupConflict {
+        /// The job that was to be replayed.
+        id: JobId,
+        /// The unfinished job holding the key.
+        existing: JobId,
+    },
+    /// An applied migration's SQL differs from the one compiled into this binary: someone
+    /// edited a migration after it shipped. Refusing is the only safe answer.
+    #[error("migration {version} ({name}) was changed after it was applied")]
+    MigrationChanged {
+        /// Version number of the migration.
+        version: i32,
+        /// Its name.
+        name: &'static str,
+    },
+    /// The database holds a value this build cannot read (for example an unknown status).
+    #[error("unexpected value in the database: {0}")]
+    Corrupt(String),
+    /// No pooled connection became free in time, or a new one could not be opened.
+    #[error("postgres pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// PostgreSQL answered with an error or the connection failed.
+    #[error("postgres: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    /// A transaction was retried after racing other writers and still did not settle.
+    #[error("{0} kept racing concurrent writers; try again")]
+    Contended(&'static str),
+}
+
+impl Error {
+    /// Whether the same call may succeed if repeated later: lost connections, pool timeouts,
+    /// serialization failures, deadlocks, a server shutting down or overloaded, contention.
+    /// Domain refusals (not found, invalid transition, lost lease, bad input) are final.
+    #[must_use]
+    pub fn retryable(&self) -> bool {
+        match self {
+            Error::Pool(_) | Error::Contended(_) => true,
+            Error::Db(e) => db_error_retryable(e),
+            Error::Config(_)
+            | Error::InvalidInput { .. }
+            | Error::NotFound(_)
+            | Error::InvalidTransition { .. }
+            | Error::LeaseLost { .. }
+            | Error::DedupConflict { .. }
+            | Error::MigrationChanged { .. }
+            | Error::Corrupt(_) => false,
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn db_error_retryable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // No SQLSTATE: an I/O or protocol failure on the connection.
+        None => true,
+        Some(code) => [
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::CONNECTION_FAILURE,
+            SqlState::CONNECTION_EXCEPTION,
+            // A statement timeout: the database was slow, not the request wrong.
+            SqlState::QUERY_CANCELED,
+        ]
+        .contains(code),
+    }
+}
+
+/// Shorthand for the crate's results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,54 @@
+//! The tradeplane control plane, step one: the PostgreSQL job store.
+//!
+//! # Why PostgreSQL first
+//!
+//! PostgreSQL is the source of truth for background jobs (DESIGN decision 5). A job exists
+//! once its row is committed; every transition (enqueued, started, succeeded, failed, retry
+//! scheduled, dead-lettered, replayed, cancelled, purged) is a short transaction that updates
+//! the row and appends to the `job_audit` table together, so the history can be trusted and
+//! nothing is lost when a worker, a Redis node or the whole host dies. Redis streams come
+//! next as the *fast path*: a relay copies due jobs into one stream per queue, and a
+//! reconciler re-drives from this store whatever Redis lost. Because Redis is only an index,
+//! it can be flushed and rebuilt from here at any time.
+//!
+//! Delivery will be at-least-once. This store makes the duplicates harmless rather than
+//! pretending they cannot happen: `mark_started` refuses a job that is already running, and
+//! outcomes are recorded only through the [`Lease`] (worker id + attempt) that started the
+//! attempt, so a worker that lost its job cannot overwrite a newer attempt's result.
+//!
+//! Retries are bounded (decision 6): exponential backoff with full jitter ([`RetryPolicy`]),
+//! at most `max_attempts` (default 5, capped by [`StoreConfig`]), then the job is a dead
+//! letter that operators list, replay or purge.
+//!
+//! # Time and randomness are injected
+//!
+//! The store never asks SQL for `now()`: timestamps and retry times come from a [`Clock`] and
+//! a [`Jitter`], so tests walk a job through its whole retry schedule instantly and exactly.
+//!
+//! # Layout
+//!
+//! - [`pool`]: the deadpool-postgres pool and its configuration.
+//! - [`migrate`](mod@migrate): versioned migrations, safe under concurrent start-ups.
+//! - [`job`]: domain types (ids, statuses, jobs, audit entries, requests, filters).
+//! - [`store`]: the [`JobStore`] operations.
+//! - [`retry`], [`clock`]: the injected policy parts.
+//! - [`error`]: the one domain [`Error`], with [`Error::retryable`].
+
+pub mod clock;
+pub mod error;
+pub mod job;
+pub mod migrate;
+pub mod pool;
+pub mod retry;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, Result};
+pub use job::{
+    AuditEntry, AuditKind, Enqueued, Job, JobDetail, JobFilter, JobId, JobPage, JobStatus, Lease,
+    NewJob, PageRequest,
+};
+pub use migrate::{MigrationReport, migrate};
+pub use pool::{PgConfig, connect};
+pub use retry::{FullJitter, Jitter, NoJitter, RetryPolicy};
+pub use store::{DeadLetterFilter, JobStore, ReplayReport, StoreConfig};
