@@ -90,6 +90,10 @@ pub struct LoadgenFlags {
     /// Runtime threads for the generator.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// WebSocket clients subscribed to the traded book while the load runs; adds a last
+    /// line `bench=ws subscribers=… events_per_s_out=… fanout_p99_us=… dropped_clients=…`.
+    #[arg(long, default_value_t = 0)]
+    pub ws_subscribers: usize,
 }
 
 /// An offered rate.

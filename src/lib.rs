@@ -127,6 +127,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 loadgen::run(loadgen, shutdown).await
             })?;
             println!("{}", report.line());
+            if let Some(ws) = report.ws_line() {
+                println!("{ws}");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -159,6 +162,7 @@ fn loadgen_config(
         tokens,
         symbol: flags.symbol.clone(),
         progress: true,
+        ws_subscribers: flags.ws_subscribers,
     })
 }
 

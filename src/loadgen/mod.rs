@@ -9,11 +9,16 @@
 //! The run is `--warmup` seconds (not measured) followed by `--duration` seconds; the last
 //! line of standard output is [`Report::line`]. A progress bar goes to standard error when
 //! it is a terminal. Orders still resting when the run ends are cancelled afterwards.
+//!
+//! With `--ws-subscribers N`, N WebSocket clients subscribe to the traded market's book
+//! before the load starts and read throughout ([`ws`]); the last line is then
+//! [`Report::ws_line`], after the REST line.
 
 mod connection;
 mod pacer;
 mod report;
 mod workload;
+mod ws;
 
 pub use report::Report;
 pub use workload::Endpoint;
@@ -57,6 +62,8 @@ pub struct LoadgenConfig {
     pub symbol: Option<String>,
     /// Draw a progress bar on standard error.
     pub progress: bool,
+    /// WebSocket clients subscribed to the traded market's book during the run (0: none).
+    pub ws_subscribers: usize,
 }
 
 /// Why a run could not be made.
@@ -113,7 +120,9 @@ pub async fn run(
         ));
     }
     let (addr, host) = resolve(&config.url)?;
-    let bodies = Arc::new(order_bodies(&config, addr, &host).await?);
+    let (bodies, symbol) = order_bodies(&config, addr, &host).await?;
+    let bodies = Arc::new(bodies);
+    let subscribers = subscribe_all(&config, addr, &host, &symbol).await?;
 
     let mut connections = Vec::with_capacity(config.connections);
     for c in 0..config.connections {
@@ -156,6 +165,11 @@ pub async fn run(
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + config.warmup;
     let end = measure_from + config.duration;
+    let stop_readers = CancellationToken::new();
+    let mut readers = JoinSet::new();
+    for socket in subscribers {
+        readers.spawn(ws::read(socket, measure_from, stop_readers.clone()));
+    }
     let slots = Slots::new(start, config.rate);
     let pacer = {
         let slots = Arc::clone(&slots);
@@ -201,6 +215,15 @@ pub async fn run(
     let measured = Instant::now()
         .min(end)
         .saturating_duration_since(measure_from);
+    stop_readers.cancel();
+    let mut seen = Vec::new();
+    while let Some(joined) = readers.join_next().await {
+        if let Ok(s) = joined {
+            seen.push(s);
+        }
+    }
+    let ws_line =
+        (config.ws_subscribers > 0).then(|| ws::line(config.ws_subscribers, &seen, measured));
     for (mut connection, mut workload) in leftovers {
         cancel_leftovers(&mut connection, &mut workload).await;
     }
@@ -211,7 +234,32 @@ pub async fn run(
         errors,
         measured,
         latency,
+        ws_line,
     })
+}
+
+/// Connects and subscribes every WebSocket client before the load starts.
+async fn subscribe_all(
+    config: &LoadgenConfig,
+    addr: SocketAddr,
+    host: &str,
+    symbol: &str,
+) -> Result<Vec<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>>, LoadgenError> {
+    let mut connecting = JoinSet::new();
+    for i in 0..config.ws_subscribers {
+        let token = config.tokens[i % config.tokens.len()].clone();
+        let (host, symbol) = (host.to_owned(), symbol.to_owned());
+        connecting.spawn(async move { ws::connect(addr, &host, &token, &symbol).await });
+    }
+    let mut sockets = Vec::with_capacity(config.ws_subscribers);
+    while let Some(joined) = connecting.join_next().await {
+        match joined {
+            Ok(Ok(socket)) => sockets.push(socket),
+            Ok(Err(e)) => return Err(LoadgenError::Setup(format!("a WebSocket subscriber: {e}"))),
+            Err(e) => return Err(LoadgenError::Setup(format!("a WebSocket subscriber: {e}"))),
+        }
+    }
+    Ok(sockets)
 }
 
 /// The market list, and order bodies for the chosen market.
@@ -219,7 +267,7 @@ async fn order_bodies(
     config: &LoadgenConfig,
     addr: SocketAddr,
     host: &str,
-) -> Result<OrderBodies, LoadgenError> {
+) -> Result<(OrderBodies, String), LoadgenError> {
     let mut connection = Connection::new(addr, host.to_owned());
     let answer = connection
         .send(Call {
@@ -249,7 +297,8 @@ async fn order_bodies(
             config.symbol.as_deref().unwrap_or("at all")
         ))
     })?;
-    OrderBodies::new(market).map_err(LoadgenError::Setup)
+    let bodies = OrderBodies::new(market).map_err(LoadgenError::Setup)?;
+    Ok((bodies, market.symbol.clone()))
 }
 
 /// What one connection measured.

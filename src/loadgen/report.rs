@@ -25,6 +25,8 @@ pub struct Report {
     pub(crate) measured: Duration,
     /// Latency of every answered request in the window, in nanoseconds.
     pub(crate) latency: Histogram<u64>,
+    /// The `bench=ws` line, when WebSocket subscribers ran.
+    pub(crate) ws_line: Option<String>,
 }
 
 impl Report {
@@ -50,6 +52,12 @@ impl Report {
             return 0;
         }
         (self.latency.value_at_quantile(q) + 500) / 1_000
+    }
+
+    /// The `bench=ws` line of a run with WebSocket subscribers.
+    #[must_use]
+    pub fn ws_line(&self) -> Option<&str> {
+        self.ws_line.as_deref()
     }
 
     /// Errors in the window.
@@ -93,6 +101,7 @@ mod tests {
             errors: 3,
             measured: Duration::from_secs(2),
             latency,
+            ws_line: None,
         };
         assert_eq!(
             report.line(),
@@ -110,6 +119,7 @@ mod tests {
             errors: 0,
             measured: Duration::ZERO,
             latency: histogram(),
+            ws_line: None,
         };
         assert_eq!(
             report.line(),

@@ -1,0 +1,207 @@
+//! `--ws-subscribers N`: N WebSocket clients on one book while the orders workload runs.
+//!
+//! Each subscriber opens `GET /v1/stream` with a bearer token, subscribes to
+//! `book:{symbol}` and reads until the run ends. Fan-out latency is the receipt time minus
+//! the delta's `timestamp_ns`, the shard's clock at the newest event it includes (shard,
+//! gateway and generator share this machine's clock). A subscriber the gateway closes for
+//! falling behind (close code 4008) counts as dropped.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
+use tokio_util::sync::CancellationToken;
+
+use super::report;
+
+/// The close code the gateway sends a subscriber whose buffer filled.
+const SLOW_CONSUMER: u16 = 4008;
+
+/// How long connecting and subscribing may take.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What one subscriber saw.
+#[derive(Debug)]
+pub(crate) struct Seen {
+    pub(crate) latency: Histogram<u64>,
+    /// Messages received inside the measured window.
+    pub(crate) messages: u64,
+    /// Closed by the gateway for falling behind.
+    pub(crate) dropped: bool,
+}
+
+/// Why a subscriber could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SubscribeError {
+    #[error("connect: {0}")]
+    Connect(#[from] std::io::Error),
+    #[error("websocket: {0}")]
+    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("no subscription confirmed in {SETUP_TIMEOUT:?}")]
+    Timeout,
+    #[error("the gateway refused the subscription: {0}")]
+    Refused(String),
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(default)]
+    timestamp_ns: Option<u64>,
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+/// Connects, authenticates by header, subscribes to `book:{symbol}`, and waits for the
+/// snapshot, so the load starts only once every subscriber is in place.
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    host: &str,
+    token: &str,
+    symbol: &str,
+) -> Result<Socket, SubscribeError> {
+    let setup = async {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut request = format!("ws://{host}/v1/stream").into_client_request()?;
+        let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|e| SubscribeError::Refused(e.to_string()))?;
+        request.headers_mut().insert("authorization", bearer);
+        let (mut socket, _) = tokio_tungstenite::client_async(request, stream).await?;
+        let subscribe = format!(r#"{{"type":"subscribe","channel":"book:{symbol}"}}"#);
+        socket.send(Message::text(subscribe)).await?;
+        while let Some(message) = socket.next().await {
+            if let Message::Text(text) = message? {
+                let envelope: Envelope<'_> = serde_json::from_str(&text)
+                    .map_err(|e| SubscribeError::Refused(format!("{e}: {text}")))?;
+                match envelope.kind {
+                    "book_snapshot" => return Ok(socket),
+                    "error" => return Err(SubscribeError::Refused(text.to_string())),
+                    _ => {}
+                }
+            }
+        }
+        Err(SubscribeError::Refused(
+            "the gateway closed the stream".into(),
+        ))
+    };
+    tokio::time::timeout(SETUP_TIMEOUT, setup)
+        .await
+        .map_err(|_| SubscribeError::Timeout)?
+}
+
+/// Reads until `stop`, recording deltas received from `measure_from` on.
+pub(crate) async fn read(
+    mut socket: Socket,
+    measure_from: Instant,
+    stop: CancellationToken,
+) -> Seen {
+    let mut seen = Seen {
+        latency: report::histogram(),
+        messages: 0,
+        dropped: false,
+    };
+    loop {
+        let message = tokio::select! {
+            () = stop.cancelled() => break,
+            message = socket.next() => message,
+        };
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                let now_ns = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+                if Instant::now() < measure_from {
+                    continue;
+                }
+                seen.messages += 1;
+                if let Ok(Envelope {
+                    kind: "book_delta",
+                    timestamp_ns: Some(ts),
+                }) = serde_json::from_str::<Envelope<'_>>(&text)
+                {
+                    let _ = seen.latency.record(now_ns.saturating_sub(ts).max(1));
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                seen.dropped = frame.is_some_and(|f| f.code == CloseCode::from(SLOW_CONSUMER));
+                break;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => {
+                // Closed without a close frame: the gateway gave up on this reader.
+                seen.dropped = true;
+                break;
+            }
+        }
+    }
+    let _ = socket.close(None).await;
+    seen
+}
+
+/// The `bench=ws` line.
+pub(crate) fn line(subscribers: usize, seen: &[Seen], measured: Duration) -> String {
+    let mut latency = report::histogram();
+    let mut messages = 0;
+    for s in seen {
+        let _ = latency.add(&s.latency);
+        messages += s.messages;
+    }
+    let dropped = seen.iter().filter(|s| s.dropped).count();
+    let secs = measured.as_secs_f64();
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let per_second = if secs > 0.0 {
+        (messages as f64 / secs).round() as u64
+    } else {
+        0
+    };
+    let p99_us = if latency.is_empty() {
+        0
+    } else {
+        (latency.value_at_quantile(0.99) + 500) / 1_000
+    };
+    format!(
+        "bench=ws subscribers={subscribers} events_per_s_out={per_second} fanout_p99_us={p99_us} \
+         dropped_clients={dropped}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ws_line_has_the_documented_shape() {
+        let mut a = report::histogram();
+        for us in 1..=100_u64 {
+            a.record(us * 1_000).unwrap();
+        }
+        let seen = vec![
+            Seen {
+                latency: a,
+                messages: 600,
+                dropped: false,
+            },
+            Seen {
+                latency: report::histogram(),
+                messages: 400,
+                dropped: true,
+            },
+        ];
+        assert_eq!(
+            line(2, &seen, Duration::from_secs(2)),
+            "bench=ws subscribers=2 events_per_s_out=500 fanout_p99_us=99 dropped_clients=1"
+        );
+    }
+}
