@@ -70,8 +70,8 @@ pub struct GatewayConfig {
     pub policy_files: Option<PolicyFiles>,
     /// Trades kept per market from the shard feed (`GET /v1/markets/{symbol}/trades`).
     pub recent_trades: usize,
-    /// Messages a WebSocket client may fall behind the feed before it is disconnected
-    /// (close code 4008): a slow client costs only itself.
+    /// Messages a WebSocket client may have queued, and feed batches it may fall behind
+    /// the bus, before it is disconnected (close code 4008): a slow client costs only itself.
     pub stream_buffer: usize,
 }
 

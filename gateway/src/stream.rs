@@ -37,7 +37,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::auth::{AuthError, Principal};
 use crate::feed::messages::{ClientMessage, ServerMessage};
-use crate::feed::{Outgoing, Topic, book_snapshot};
+use crate::feed::{Batch, Outgoing, Topic, book_snapshot};
 use crate::middleware::{bearer_token, check, unauthorized};
 use crate::openapi::Problem as ProblemSchema;
 use crate::problem::Problem;
@@ -310,7 +310,7 @@ impl Session<'_> {
         mut self,
         principal: Option<Principal>,
         incoming: &mut futures_util::stream::SplitStream<WebSocket>,
-        mut bus: broadcast::Receiver<Outgoing>,
+        mut bus: broadcast::Receiver<Batch>,
         stop: &CancellationToken,
         writer_done: &CancellationToken,
     ) -> Option<CloseFrame> {
@@ -349,10 +349,12 @@ impl Session<'_> {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
                 },
-                out = bus.recv() => match out {
-                    Ok(out) => {
-                        if self.wanted(&out) && self.push(Message::Text(out.text)).is_err() {
-                            return slow();
+                batch = bus.recv() => match batch {
+                    Ok(batch) => {
+                        for out in batch.iter().filter(|out| self.wanted(out)) {
+                            if self.push(Message::Text(out.text.clone())).is_err() {
+                                return slow();
+                            }
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => return slow(),

@@ -7,9 +7,12 @@
 //!   the last sequence number it applied and resubscribes from the next one after a shard
 //!   restart or a lost connection; an event that is not the next one is dropped (a
 //!   duplicate) or ends the subscription (a gap), so the books never skip or repeat.
-//! - **Fan-out is a bounded broadcast of pre-serialised messages.** Each message is
-//!   serialised once; every connection reads the same buffer. A connection that falls
-//!   `stream_buffer` messages behind is closed (it lags): the bus never grows and the
+//! - **Fan-out is a bounded broadcast of pre-serialised message batches.** Each message is
+//!   serialised once; every connection reads the same buffer. One bus item carries every
+//!   message of one applied feed batch, so a connection wakes once per batch, not once per
+//!   message (most of which, such as other accounts' order updates, it does not want):
+//!   with many subscribers the wake-ups, not the bytes, are the cost. A connection that
+//!   falls `stream_buffer` batches behind is closed (it lags): the bus never grows and the
 //!   ingestion task never waits for a client.
 //! - **Consistency between snapshot and deltas** comes from ordering: the task changes the
 //!   books under their lock and publishes afterwards, and a connection subscribes to the
@@ -58,11 +61,14 @@ pub struct Outgoing {
     pub text: Utf8Bytes,
 }
 
+/// The messages of one applied feed batch, in order: one bus item.
+pub type Batch = Arc<[Outgoing]>;
+
 /// The books of every shard and the bus.
 #[derive(Debug)]
 pub struct Feed {
     shards: Vec<Arc<Mutex<ShardBooks>>>,
-    bus: broadcast::Sender<Outgoing>,
+    bus: broadcast::Sender<Batch>,
     stop: CancellationToken,
     tasks: TaskTracker,
     client_buffer: usize,
@@ -133,7 +139,7 @@ impl Feed {
 
     /// A new reader of the bus, starting with the next message published.
     #[must_use]
-    pub fn subscribe(&self) -> broadcast::Receiver<Outgoing> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Batch> {
         self.bus.subscribe()
     }
 
@@ -164,10 +170,11 @@ impl Feed {
     }
 
     pub(crate) fn publish(&self, messages: Vec<Outgoing>) {
-        for m in messages {
-            // No reader is not an error: nobody is subscribed right now.
-            let _ = self.bus.send(m);
+        if messages.is_empty() {
+            return;
         }
+        // No reader is not an error: nobody is subscribed right now.
+        let _ = self.bus.send(Arc::from(messages));
     }
 }
 
