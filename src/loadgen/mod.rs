@@ -196,12 +196,14 @@ pub async fn run(
     let mut latency = report::histogram();
     let (mut requests, mut errors) = (0, 0);
     let mut leftovers = Vec::new();
+    let mut last_done: Option<Instant> = None;
     while let Some(joined) = tasks.join_next().await {
         let Ok(outcome) = joined else { continue };
         // Both histograms have the same bounds; a value out of range was never recorded.
         let _ = latency.add(&outcome.latency);
         requests += outcome.requests;
         errors += outcome.errors;
+        last_done = last_done.max(outcome.last_done);
         for message in outcome.first_errors {
             eprintln!("loadgen: {message}");
         }
@@ -212,8 +214,11 @@ pub async fn run(
     if let Some(bar) = progress {
         bar.abort();
     }
+    // The window, or longer when answers kept arriving after it: a server that fell behind
+    // the offered rate is charged for the time it took to catch up.
     let measured = Instant::now()
         .min(end)
+        .max(last_done.unwrap_or(end))
         .saturating_duration_since(measure_from);
     stop_readers.cancel();
     let mut seen = Vec::new();
@@ -308,6 +313,8 @@ struct Outcome {
     errors: u64,
     /// The first few failures, described, for the operator.
     first_errors: Vec<String>,
+    /// When the last measured request was answered.
+    last_done: Option<Instant>,
     cleanup: (Connection, Workload),
 }
 
@@ -325,6 +332,7 @@ async fn drive(
     let mut latency = report::histogram();
     let (mut requests, mut errors) = (0, 0);
     let mut first_errors = Vec::new();
+    let mut last_done = None;
     while let Some(slot) = slots.claim().await {
         let sent = Instant::now();
         if !paced && sent >= end {
@@ -365,6 +373,7 @@ async fn drive(
             continue;
         }
         requests += 1;
+        last_done = Some(done);
         let nanos =
             u64::try_from(done.saturating_duration_since(from).as_nanos()).unwrap_or(u64::MAX);
         let _ = latency.record(nanos.max(1));
@@ -382,6 +391,7 @@ async fn drive(
         requests,
         errors,
         first_errors,
+        last_done,
         cleanup: (connection, workload),
     }
 }
