@@ -1,5 +1,9 @@
 //! The crate's one domain error. It carries no HTTP: the gateway maps it to problem+json, and
 //! workers use [`Error::retryable`] to decide between "try again" and "give up".
+//!
+//! Redis failures get their own variants rather than being folded into `Db`: PostgreSQL is
+//! the source of truth and Redis a rebuildable index, so callers (and metrics) need to tell
+//! "the fast path is down" from "the store is down".
 
 use tokio_postgres::error::SqlState;
 
@@ -74,6 +78,35 @@ pub enum Error {
     /// A transaction was retried after racing other writers and still did not settle.
     #[error("{0} kept racing concurrent writers; try again")]
     Contended(&'static str),
+    /// A queue message names an attempt the job is no longer at (the job finished, was
+    /// retried, reclaimed or replayed since the message was written). The message is obsolete
+    /// and is acknowledged without running anything.
+    #[error(
+        "obsolete delivery of job {id}: message is for attempt {attempt}, job is {status} at attempt {current}"
+    )]
+    StaleDelivery {
+        /// The job.
+        id: JobId,
+        /// Attempts started when the message was written.
+        attempt: u32,
+        /// Attempts started now.
+        current: u32,
+        /// The job's status now.
+        status: JobStatus,
+    },
+    /// A stream entry is not a queue message this build can read.
+    #[error("malformed queue message: {0}")]
+    BadMessage(String),
+    /// A stream entry carries a newer message version (a newer producer during a rolling
+    /// deploy). It is left pending for a consumer that understands it.
+    #[error("queue message version {0} is newer than this build reads")]
+    UnknownMessageVersion(u32),
+    /// No pooled Redis connection became free in time, or a new one could not be opened.
+    #[error("redis pool: {0}")]
+    RedisPool(#[from] deadpool_redis::PoolError),
+    /// Redis answered with an error or the connection failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 impl Error {
@@ -83,8 +116,9 @@ impl Error {
     #[must_use]
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Pool(_) | Error::Contended(_) => true,
+            Error::Pool(_) | Error::Contended(_) | Error::RedisPool(_) => true,
             Error::Db(e) => db_error_retryable(e),
+            Error::Redis(e) => redis_error_retryable(e),
             Error::Config(_)
             | Error::InvalidInput { .. }
             | Error::NotFound(_)
@@ -92,7 +126,10 @@ impl Error {
             | Error::LeaseLost { .. }
             | Error::DedupConflict { .. }
             | Error::MigrationChanged { .. }
-            | Error::Corrupt(_) => false,
+            | Error::Corrupt(_)
+            | Error::StaleDelivery { .. }
+            | Error::BadMessage(_)
+            | Error::UnknownMessageVersion(_) => false,
         }
     }
 
@@ -126,6 +163,26 @@ fn db_error_retryable(e: &tokio_postgres::Error) -> bool {
         ]
         .contains(code),
     }
+}
+
+/// Connection trouble, timeouts, a server loading its data set or failing over, and a lost
+/// consumer group (`NOGROUP`, recreated on the next call) pass with time; script and type
+/// errors are bugs and do not.
+fn redis_error_retryable(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || matches!(
+            e.code(),
+            Some("LOADING" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY" | "NOGROUP")
+        )
+}
+
+/// Whether a Redis error says the stream or its consumer group is gone (a restart without
+/// persistence, or a flush).
+pub(crate) fn is_no_group(e: &redis::RedisError) -> bool {
+    e.code() == Some("NOGROUP")
 }
 
 /// Shorthand for the crate's results.

@@ -151,6 +151,9 @@ text_enum! {
         Cancelled = "cancelled",
         /// An operator purged the dead letter (the job row is gone; the trail stays).
         Purged = "purged",
+        /// The attempt's worker gave no outcome within the visibility timeout (it died or
+        /// hung): the job went back to `queued` (or dead, if that was its last attempt).
+        Reclaimed = "reclaimed",
     }
 }
 

@@ -1,4 +1,4 @@
-//! The tradeplane control plane, step one: the PostgreSQL job store.
+//! The tradeplane control plane: the PostgreSQL job store and its Redis fast path.
 //!
 //! # Why PostgreSQL first
 //!
@@ -6,10 +6,18 @@
 //! once its row is committed; every transition (enqueued, started, succeeded, failed, retry
 //! scheduled, dead-lettered, replayed, cancelled, purged) is a short transaction that updates
 //! the row and appends to the `job_audit` table together, so the history can be trusted and
-//! nothing is lost when a worker, a Redis node or the whole host dies. Redis streams come
-//! next as the *fast path*: a relay copies due jobs into one stream per queue, and a
-//! reconciler re-drives from this store whatever Redis lost. Because Redis is only an index,
-//! it can be flushed and rebuilt from here at any time.
+//! nothing is lost when a worker, a Redis node or the whole host dies.
+//!
+//! # Redis is the fast path, not the record
+//!
+//! [`RedisQueue`] keeps one stream per queue (consumer group, `XREADGROUP`, `XACK`+`XDEL`)
+//! and a delayed sorted set per queue, promoted atomically by a Lua script. A message is a
+//! versioned pointer ([`Message`]: job id + attempt), never a copy of the job. After an
+//! enqueue commits, the caller publishes the jobs; [`Dispatcher`] turns deliveries into
+//! attempts fenced by that attempt number and takes over a dead consumer's deliveries
+//! (`XAUTOCLAIM` past the visibility timeout); [`Reconciler`] re-drives from this store
+//! whatever Redis lost. Because Redis is only an index, it can be flushed and rebuilt from
+//! here at any time.
 //!
 //! Delivery will be at-least-once. This store makes the duplicates harmless rather than
 //! pretending they cannot happen: `mark_started` refuses a job that is already running, and
@@ -31,18 +39,25 @@
 //! - [`migrate`](mod@migrate): versioned migrations, safe under concurrent start-ups.
 //! - [`job`]: domain types (ids, statuses, jobs, audit entries, requests, filters).
 //! - [`store`]: the [`JobStore`] operations.
+//! - [`queue`]: the Redis streams, the message format and the Lua scripts.
+//! - [`dispatch`]: consuming deliveries as fenced attempts; reclaiming abandoned ones.
+//! - [`reconcile`]: the reconciler.
 //! - [`retry`], [`clock`]: the injected policy parts.
 //! - [`error`]: the one domain [`Error`], with [`Error::retryable`].
 
 pub mod clock;
+pub mod dispatch;
 pub mod error;
 pub mod job;
 pub mod migrate;
 pub mod pool;
+pub mod queue;
+pub mod reconcile;
 pub mod retry;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use dispatch::{Claimed, DispatchConfig, Dispatcher, ReclaimReport};
 pub use error::{Error, Result};
 pub use job::{
     AuditEntry, AuditKind, Enqueued, Job, JobDetail, JobFilter, JobId, JobPage, JobStatus, Lease,
@@ -50,5 +65,7 @@ pub use job::{
 };
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgConfig, connect};
+pub use queue::{Delivery, Message, QueueDepth, RedisConfig, RedisQueue};
+pub use reconcile::{ReconcileConfig, ReconcileReport, Reconciler};
 pub use retry::{FullJitter, Jitter, NoJitter, RetryPolicy};
 pub use store::{DeadLetterFilter, JobStore, ReplayReport, StoreConfig};

@@ -28,11 +28,18 @@ struct Migration {
 }
 
 /// Every migration, in version order. Append only: never edit or reorder a shipped entry.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "jobs",
-    sql: include_str!("../migrations/0001_jobs.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "jobs",
+        sql: include_str!("../migrations/0001_jobs.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "audit_reclaimed",
+        sql: include_str!("../migrations/0002_audit_reclaimed.sql"),
+    },
+];
 
 /// Advisory lock key for the runner ("tradepla" in ASCII); advisory locks are per database.
 const LOCK_KEY: i64 = 0x7472_6164_6570_6c61;
@@ -144,7 +151,7 @@ mod tests {
             );
             assert!(!m.sql.trim().is_empty());
         }
-        assert_eq!(latest_version(), 1);
+        assert_eq!(latest_version(), 2);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod dead_letters;
 mod read;
+mod recovery;
 mod rows;
 mod transitions;
 

@@ -24,42 +24,7 @@ impl JobStore {
     /// (a duplicate delivery: drop it); [`Error::InvalidInput`] for an empty worker id;
     /// [`Error::Pool`] / [`Error::Db`] on database failure.
     pub async fn mark_started(&self, id: JobId, worker_id: &str) -> Result<(Job, Lease)> {
-        if worker_id.is_empty() || worker_id.len() > 256 {
-            return Err(Error::invalid("worker_id", "must be 1..=256 bytes"));
-        }
-        let now = self.now();
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let locked = lock_job(&tx, id).await?;
-        if !matches!(locked.status, JobStatus::Queued | JobStatus::Scheduled) {
-            return Err(Error::InvalidTransition {
-                id,
-                from: locked.status,
-                action: "start",
-            });
-        }
-        let row = tx
-            .query_one(
-                &format!(
-                    "UPDATE jobs SET status = 'running', attempt = attempt + 1, worker_id = $2,
-                         started_at = $3, updated_at = $3
-                     WHERE id = $1 RETURNING {JOB_COLUMNS}"
-                ),
-                &[&id.as_uuid(), &worker_id, &now],
-            )
-            .await?;
-        let job = job_from_row(&row)?;
-        Audit::new(id.as_uuid(), now, AuditKind::Started, job.attempt)
-            .worker(worker_id)
-            .append(&tx)
-            .await?;
-        tx.commit().await?;
-        let lease = Lease {
-            job_id: id,
-            worker_id: worker_id.to_owned(),
-            attempt: job.attempt,
-        };
-        Ok((job, lease))
+        self.start(id, worker_id, None).await
     }
 
     /// Records success of the leased attempt: `running` → `succeeded`.

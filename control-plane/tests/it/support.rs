@@ -1,10 +1,11 @@
-//! A throwaway database per test.
+//! A throwaway database and a Redis key prefix per test.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use control_plane::{
-    JobStore, ManualClock, NoJitter, PgConfig, RetryPolicy, StoreConfig, connect, migrate,
+    DispatchConfig, Dispatcher, JobStore, ManualClock, NoJitter, PgConfig, RedisConfig, RedisQueue,
+    RetryPolicy, StoreConfig, connect, migrate,
 };
 use deadpool_postgres::Pool;
 
@@ -104,4 +105,105 @@ impl Drop for TestDb {
             panic!("could not drop test database {}", self.name);
         }
     }
+}
+
+fn redis_url() -> String {
+    std::env::var("TRADEPLANE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned())
+}
+
+/// A Redis key prefix of its own on the shared server. Redis is shared with other tests and
+/// sessions, so nothing here flushes the server: [`TestRedis::lose_everything`] and the drop
+/// delete only this prefix's keys (every key of the prefix starts with `{tp:<prefix>:`).
+pub(crate) struct TestRedis {
+    pub(crate) prefix: String,
+}
+
+impl TestRedis {
+    pub(crate) fn new() -> TestRedis {
+        TestRedis {
+            prefix: format!("t{}", uuid::Uuid::now_v7().simple()),
+        }
+    }
+
+    /// A queue handle under this prefix, judging run times by `clock`.
+    pub(crate) fn queue(&self, clock: &ManualClock) -> RedisQueue {
+        let config = RedisConfig {
+            url: redis_url(),
+            pool_size: 8,
+            prefix: self.prefix.clone(),
+            ..RedisConfig::default()
+        };
+        RedisQueue::connect(&config, Arc::new(clock.clone())).expect("redis queue")
+    }
+
+    /// What a Redis restart without persistence does to this prefix: every key is gone.
+    pub(crate) fn lose_everything(&self) -> usize {
+        let client = redis::Client::open(redis_url()).expect("redis url");
+        let mut conn = client
+            .get_connection()
+            .expect("Redis must run on 127.0.0.1:6379 (or set TRADEPLANE_TEST_REDIS)");
+        let pattern = format!("{{tp:{}:*", self.prefix);
+        let mut cursor = 0u64;
+        let mut deleted = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut conn)
+                .expect("scan");
+            if !keys.is_empty() {
+                let n: usize = redis::cmd("DEL").arg(&keys).query(&mut conn).expect("del");
+                deleted += n;
+            }
+            if next == 0 {
+                return deleted;
+            }
+            cursor = next;
+        }
+    }
+
+    /// Runs a raw command on the shared server (for assertions and fault injection).
+    pub(crate) fn raw<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
+        let client = redis::Client::open(redis_url()).expect("redis url");
+        let mut conn = client.get_connection().expect("redis connection");
+        cmd.query(&mut conn).expect("redis command")
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.lose_everything();
+    }
+}
+
+/// Dispatch timing for tests: a 30 s visibility timeout on the injected clock, and no Redis
+/// idle threshold (Redis's clock cannot be injected, so the store's clock decides alone).
+pub(crate) fn dispatch_config() -> DispatchConfig {
+    DispatchConfig {
+        visibility_timeout: Duration::from_secs(30),
+        claim_min_idle: Duration::ZERO,
+        batch: 64,
+    }
+}
+
+/// A dispatcher named after `label` on `store` and `queue`.
+pub(crate) fn dispatcher(store: &JobStore, queue: &RedisQueue, label: &str) -> Dispatcher {
+    Dispatcher::new(store.clone(), queue.clone(), label, dispatch_config()).expect("dispatcher")
+}
+
+/// A dispatcher that reads, claims and promotes at most `batch` deliveries per call.
+pub(crate) fn dispatcher_with_batch(
+    store: &JobStore,
+    queue: &RedisQueue,
+    label: &str,
+    batch: usize,
+) -> Dispatcher {
+    let config = DispatchConfig {
+        batch,
+        ..dispatch_config()
+    };
+    Dispatcher::new(store.clone(), queue.clone(), label, config).expect("dispatcher")
 }

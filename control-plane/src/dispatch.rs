@@ -1,0 +1,293 @@
+//! The consumer side of the fast path: turning Redis deliveries into fenced job attempts,
+//! recording their outcomes, and taking over a dead consumer's deliveries.
+//!
+//! The rule that makes at-least-once delivery safe: **a delivery is acknowledged only when
+//! the store says it is finished with** — its attempt's outcome is recorded, or the message
+//! is obsolete ([`Error::StaleDelivery`], the job is gone). A delivery whose attempt is
+//! running elsewhere is left pending, so if that worker dies the entry is still there for
+//! [`Dispatcher::reclaim`] to find.
+//!
+//! Whether an attempt is abandoned is judged by the *store's* clock (`started_at` older than
+//! the visibility timeout), not by Redis's idle time: the store's clock is the injected one,
+//! and the lease check there is what fences a slow-but-alive worker out anyway.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::job::{Job, JobId, JobStatus, Lease};
+use crate::queue::{Delivery, RedisQueue};
+use crate::store::JobStore;
+
+/// Timing of deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchConfig {
+    /// How long an attempt may go without an outcome before it is presumed lost and
+    /// reclaimed. **Must exceed the longest handler timeout plus a margin** (PostgreSQL
+    /// latency, clock skew, pauses): otherwise a live but slow attempt is reclaimed and runs
+    /// twice (Svix PR #2181 used handler timeout + 5 s as the floor). Default 45 s, for
+    /// handlers bounded at 30 s.
+    pub visibility_timeout: Duration,
+    /// Redis-side idle time before `XAUTOCLAIM` takes a pending entry. Equal to the
+    /// visibility timeout by default; lower only makes reclaim look at live entries sooner
+    /// (the store still decides), which tests use because Redis's clock cannot be injected.
+    pub claim_min_idle: Duration,
+    /// Most deliveries read, claimed or promoted per call.
+    pub batch: usize,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        DispatchConfig {
+            visibility_timeout: Duration::from_secs(45),
+            claim_min_idle: Duration::from_secs(45),
+            batch: 64,
+        }
+    }
+}
+
+impl DispatchConfig {
+    /// Checks that timeouts and the batch are positive and that `claim_min_idle` does not
+    /// exceed the visibility timeout (reclaim would then lag behind its own promise).
+    ///
+    /// # Errors
+    /// [`Error::Config`] otherwise.
+    pub fn validate(&self) -> Result<()> {
+        if self.visibility_timeout.is_zero() || self.batch == 0 {
+            return Err(Error::Config(
+                "visibility_timeout and batch must be positive".into(),
+            ));
+        }
+        if self.claim_min_idle > self.visibility_timeout {
+            return Err(Error::Config(
+                "claim_min_idle must not exceed visibility_timeout".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A started attempt: run the job, then report with [`Dispatcher::succeed`] or
+/// [`Dispatcher::fail`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    /// The job, as started (status `running`).
+    pub job: Job,
+    /// The right to record this attempt's outcome.
+    pub lease: Lease,
+    /// The Redis delivery, acknowledged once the outcome is recorded.
+    pub delivery: Delivery,
+}
+
+/// What one [`Dispatcher::reclaim`] call did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReclaimReport {
+    /// Claimed deliveries whose job had never started (the consumer died right after
+    /// reading): started here, to be run by the caller.
+    pub redelivered: Vec<Claimed>,
+    /// Abandoned attempts moved back to `queued` and published again.
+    pub requeued: Vec<JobId>,
+    /// Abandoned last attempts: the jobs are dead letters now.
+    pub dead_lettered: Vec<JobId>,
+    /// Obsolete messages acknowledged without running anything.
+    pub dropped: usize,
+    /// Deliveries whose attempt is running and not yet past the visibility timeout.
+    pub in_flight: usize,
+}
+
+/// What starting a delivery came to.
+#[derive(Debug)]
+enum Start {
+    /// Ours to run.
+    Started(Box<Claimed>),
+    /// Obsolete, acknowledged.
+    Obsolete,
+    /// Its attempt is running under another consumer: left pending.
+    InFlight,
+}
+
+/// One consumer of the Redis queues, writing outcomes to the store.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    store: JobStore,
+    queue: RedisQueue,
+    consumer: String,
+    config: DispatchConfig,
+}
+
+impl Dispatcher {
+    /// A consumer named `<label>-<uuidv7>`: unique per process start, so a restarted
+    /// process never inherits (and never blocks the recovery of) its predecessor's pending
+    /// entries (apalis #504). The name is also the worker id in the store.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid configuration or a label that is not 1..=200 bytes.
+    pub fn new(
+        store: JobStore,
+        queue: RedisQueue,
+        label: &str,
+        config: DispatchConfig,
+    ) -> Result<Self> {
+        config.validate()?;
+        if label.is_empty() || label.len() > 200 {
+            return Err(Error::Config("consumer label must be 1..=200 bytes".into()));
+        }
+        let consumer = format!("{label}-{}", uuid::Uuid::now_v7().simple());
+        Ok(Dispatcher {
+            store,
+            queue,
+            consumer,
+            config,
+        })
+    }
+
+    /// This consumer's name (and worker id).
+    #[must_use]
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
+    /// Promotes `queue`'s due delayed messages, reads new deliveries (waiting up to `block`
+    /// for one), and starts their attempts.
+    ///
+    /// # Errors
+    /// [`Error::Redis`] / [`Error::RedisPool`] / [`Error::Pool`] / [`Error::Db`]. Deliveries
+    /// read but not started stay pending and are reclaimed later.
+    pub async fn poll(&self, queue: &str, block: Option<Duration>) -> Result<Vec<Claimed>> {
+        self.queue.promote(queue, self.config.batch).await?;
+        let deliveries = self
+            .queue
+            .read(queue, &self.consumer, self.config.batch, block)
+            .await?;
+        let mut started = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            match self.start(delivery).await {
+                Ok(Start::Started(claimed)) => started.push(*claimed),
+                Ok(Start::Obsolete | Start::InFlight) => {}
+                // Keep what already started: those jobs are running under our lease.
+                Err(e) if !started.is_empty() => {
+                    tracing::warn!(error = %e, "could not start a delivery; it will be reclaimed");
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(started)
+    }
+
+    /// Records success and acknowledges the delivery.
+    ///
+    /// # Errors
+    /// [`Error::LeaseLost`] if the attempt was reclaimed meanwhile (the delivery is
+    /// acknowledged: a newer attempt owns the job); otherwise as
+    /// [`JobStore::mark_succeeded`], leaving the delivery pending on a retryable error.
+    pub async fn succeed(&self, claimed: &Claimed) -> Result<Job> {
+        let outcome = self.store.mark_succeeded(&claimed.lease).await;
+        self.settle(claimed, outcome).await
+    }
+
+    /// Records failure; a retry is published into the delayed set before the delivery is
+    /// acknowledged (if publishing fails, the reconciler publishes it later).
+    ///
+    /// # Errors
+    /// As [`Dispatcher::succeed`].
+    pub async fn fail(&self, claimed: &Claimed, error: &str) -> Result<Job> {
+        let outcome = self.store.mark_failed(&claimed.lease, error).await;
+        if let Ok(job) = &outcome
+            && job.status == JobStatus::Scheduled
+            && let Err(e) = self.queue.publish(std::slice::from_ref(job)).await
+        {
+            tracing::warn!(job = %job.id, error = %e, "retry not published; the reconciler will");
+        }
+        self.settle(claimed, outcome).await
+    }
+
+    /// Takes over `queue`'s deliveries pending longer than `claim_min_idle` and settles each
+    /// with the store: never-started jobs are started here, abandoned attempts (older than
+    /// the visibility timeout) are requeued and published again, obsolete messages dropped.
+    ///
+    /// # Errors
+    /// [`Error::Redis`] / [`Error::RedisPool`] / [`Error::Pool`] / [`Error::Db`].
+    pub async fn reclaim(&self, queue: &str) -> Result<ReclaimReport> {
+        let claimed = self
+            .queue
+            .claim_idle(
+                queue,
+                &self.consumer,
+                self.config.claim_min_idle,
+                self.config.batch,
+            )
+            .await?;
+        let mut report = ReclaimReport::default();
+        for delivery in claimed {
+            let message = delivery.message.clone();
+            match self.start(delivery.clone()).await? {
+                Start::Started(claimed) => report.redelivered.push(*claimed),
+                Start::InFlight => {
+                    let reclaimed = self
+                        .store
+                        .reclaim_stale(
+                            message.job_id,
+                            message.attempt + 1,
+                            self.config.visibility_timeout,
+                        )
+                        .await?;
+                    match reclaimed {
+                        Some(job) if job.status == JobStatus::Dead => {
+                            self.queue.ack(&delivery).await?;
+                            report.dead_lettered.push(job.id);
+                        }
+                        Some(job) => {
+                            // Publish the new attempt before forgetting the old one, so the
+                            // job is never absent from Redis in between.
+                            self.queue.publish(std::slice::from_ref(&job)).await?;
+                            self.queue.ack(&delivery).await?;
+                            report.requeued.push(job.id);
+                        }
+                        None => report.in_flight += 1,
+                    }
+                }
+                Start::Obsolete => report.dropped += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Starts the delivery's attempt, acknowledging it if it is obsolete.
+    async fn start(&self, delivery: Delivery) -> Result<Start> {
+        let message = &delivery.message;
+        match self
+            .store
+            .start_delivery(message.job_id, &self.consumer, message.attempt)
+            .await
+        {
+            Ok((job, lease)) => Ok(Start::Started(Box::new(Claimed {
+                job,
+                lease,
+                delivery,
+            }))),
+            Err(Error::NotFound(_) | Error::StaleDelivery { .. }) => {
+                self.queue.ack(&delivery).await?;
+                Ok(Start::Obsolete)
+            }
+            // `start_delivery` refuses with this only when the delivery's own attempt runs.
+            Err(Error::InvalidTransition { .. }) => Ok(Start::InFlight),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Acknowledges after a recorded outcome, or after learning the attempt is not ours to
+    /// record any more; leaves the delivery pending on any other error.
+    async fn settle(&self, claimed: &Claimed, outcome: Result<Job>) -> Result<Job> {
+        match outcome {
+            Ok(job) => {
+                self.queue.ack(&claimed.delivery).await?;
+                Ok(job)
+            }
+            Err(e @ (Error::LeaseLost { .. } | Error::InvalidTransition { .. })) => {
+                self.queue.ack(&claimed.delivery).await?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
