@@ -49,6 +49,32 @@ pub enum Command {
     Openapi,
     /// Load the gateway's REST API at a constant rate and report latencies.
     Loadgen(LoadgenFlags),
+    /// Create the control plane's database if missing and apply its migrations
+    /// (`[postgres]`).
+    Migrate(MigrateFlags),
+}
+
+/// Flags of `tradeplane migrate`.
+#[derive(Debug, Default, clap::Args)]
+pub struct MigrateFlags {
+    /// The database URL (overrides `postgres.url`).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Fail instead of creating a missing database.
+    #[arg(long)]
+    pub no_create_database: bool,
+}
+
+impl MigrateFlags {
+    /// The flags that were given, as a configuration layer.
+    #[must_use]
+    pub fn overrides(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(url) = &self.url {
+            m.insert("url".into(), json!(url));
+        }
+        json!({ "postgres": m })
+    }
 }
 
 /// Flags of `tradeplane loadgen`.

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use matcher::{EngineConfig, MarketConfig, MarketId, Price, Quantity, Symbol};
 
+mod postgres;
+
+pub use postgres::PostgresSection;
+
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -26,6 +30,8 @@ pub struct Config {
     pub matcher: MatcherSection,
     /// The HTTP gateway.
     pub gateway: GatewaySection,
+    /// The control plane's database.
+    pub postgres: PostgresSection,
 }
 
 /// Token issuing and checking, shared by the gateway and `tradeplane token`.

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 mod dev;
 pub mod loadgen;
+mod migrate;
 mod signals;
 
 pub use dev::READY_LINE;
@@ -37,6 +38,9 @@ pub enum Error {
     /// A token could not be minted.
     #[error("cannot mint a token: {0}")]
     Token(String),
+    /// PostgreSQL could not be prepared (the message names the step).
+    #[error("postgres: {0}")]
+    Postgres(String),
     /// The load generator could not run.
     #[error("loadgen: {0}")]
     Loadgen(#[from] loadgen::LoadgenError),
@@ -106,6 +110,24 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Token(flags) => {
             let config = config::load(cli.config.as_deref(), &serde_json::json!({}))?;
             println!("{}", token(&config, &flags)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate(flags) => {
+            let config = config::load(cli.config.as_deref(), &flags.overrides())?;
+            let pg = config.postgres.pg_config();
+            let migrated = runtime()?.block_on(migrate::run(&pg, !flags.no_create_database))?;
+            if migrated.created {
+                println!("created the database");
+            }
+            println!(
+                "schema version {}; applied now: {}",
+                migrated.version,
+                if migrated.applied.is_empty() {
+                    "none (up to date)".to_owned()
+                } else {
+                    format!("{:?}", migrated.applied)
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Openapi => {
@@ -220,9 +242,24 @@ fn print_config(config: &config::Config) -> Result<(), Error> {
     if shown.auth.hs256_secret.is_some() {
         shown.auth.hs256_secret = Some("<redacted>".into());
     }
+    shown.postgres.url = redact_password(&shown.postgres.url);
     let json = serde_json::to_string_pretty(&shown).map_err(|e| Error::Startup(e.to_string()))?;
     println!("{json}");
     Ok(())
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:<redacted>@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => url.to_owned(),
+    }
 }
 
 /// Mints a development token with the configured HS256 secret.

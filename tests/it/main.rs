@@ -9,5 +9,6 @@ mod dev;
 mod gateway_role;
 mod loadgen;
 mod matcher_role;
+mod migrate;
 mod policy_reload;
 mod token;
