@@ -16,11 +16,14 @@ use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use base64::Engine as _;
 use gateway::auth::{AuthError, JwksConfig, JwksSource};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
+use tradeplane_sdk::types::{Problem, Role, WhoAmI};
+use tradeplane_sdk::{Error, ResponseValue};
 
 use crate::harness::{AUDIENCE, ISSUER, SECRET, Stack, problem};
 
@@ -183,36 +186,58 @@ fn unsigned(header: &Value) -> String {
     format!("{}.{}.", b64(header), b64(&claims()))
 }
 
-// --- Assertions --------------------------------------------------------------------------
+// --- Calls and assertions ----------------------------------------------------------------
+
+/// What `GET /v1/whoami` answered through the SDK.
+type WhoAmIResult = Result<ResponseValue<WhoAmI>, Error<Problem>>;
+
+/// `GET /v1/whoami` through an SDK client that sends `token`.
+async fn whoami(stack: &Stack, token: &str) -> WhoAmIResult {
+    stack.sdk(token).whoami().send().await
+}
 
 /// Asserts the 401 problem for `expected`: status, `application/problem+json`, the stable
 /// `unauthorized` code, and the RFC 6750 challenge naming the reason.
-async fn assert_refused(res: Response, expected: AuthError, case: &str) {
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{case}");
-    let challenge = res
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().unwrap());
-    assert_eq!(
-        challenge,
-        Some(expected.www_authenticate().as_str()),
-        "{case}"
-    );
-    assert_eq!(
-        res.headers()[CONTENT_TYPE],
-        "application/problem+json",
-        "{case}"
-    );
+fn assert_refused(result: WhoAmIResult, expected: AuthError, case: &str) {
+    let problem = match result {
+        Err(Error::ErrorResponse(problem)) => problem,
+        other => panic!("{case}: expected a 401 problem, got {other:?}"),
+    };
+    assert_refusal(problem.status(), problem.headers(), case);
+    assert_challenge(problem.headers(), expected, case);
+    assert_eq!(problem.code, "unauthorized", "{case}: {problem:?}");
+    assert_eq!(problem.status, 401, "{case}: {problem:?}");
+}
+
+/// [`assert_refused`] for a raw answer.
+async fn assert_refused_raw(res: Response, expected: AuthError, case: &str) {
+    assert_refusal(res.status(), res.headers(), case);
+    assert_challenge(res.headers(), expected, case);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["code"], "unauthorized", "{case}: {body}");
     assert_eq!(body["status"], 401, "{case}: {body}");
 }
 
-async fn assert_alice(res: Response, case: &str) {
-    assert_eq!(res.status(), StatusCode::OK, "{case}");
-    let body: Value = res.json().await.unwrap();
-    let alice = json!({"subject": "alice", "account": 42, "roles": ["trader", "viewer"]});
-    assert_eq!(body, alice, "{case}");
+fn assert_refusal(status: StatusCode, headers: &HeaderMap, case: &str) {
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}");
+    assert_eq!(headers[CONTENT_TYPE], "application/problem+json", "{case}");
+}
+
+fn assert_challenge(headers: &HeaderMap, expected: AuthError, case: &str) {
+    let challenge = headers.get(WWW_AUTHENTICATE).map(|v| v.to_str().unwrap());
+    assert_eq!(
+        challenge,
+        Some(expected.www_authenticate().as_str()),
+        "{case}"
+    );
+}
+
+fn assert_alice(result: WhoAmIResult, case: &str) {
+    let me = result.unwrap_or_else(|e| panic!("{case}: {e:?}"));
+    assert_eq!(me.status(), StatusCode::OK, "{case}");
+    assert_eq!(me.subject, "alice", "{case}");
+    assert_eq!(me.account, 42, "{case}");
+    assert_eq!(me.roles, [Role::Trader, Role::Viewer], "{case}");
 }
 
 // --- Accepted ----------------------------------------------------------------------------
@@ -227,14 +252,14 @@ async fn rs256_es256_and_eddsa_tokens_from_the_jwks_url_are_accepted() {
         &EncodingKey::from_secret(SECRET),
         &claims(),
     );
-    assert_alice(stack.get("/v1/whoami", &hs256).await, "HS256").await;
+    assert_alice(whoami(&stack, &hs256).await, "HS256");
     assert_eq!(jwks.fetches(), 1, "the JWKS is loaded at start-up");
     for (case, token) in [
         ("RS256", rs256("rsa-1", &claims())),
         ("ES256", es256("ec-1", &claims())),
         ("EdDSA", eddsa("ed-1", &claims())),
     ] {
-        assert_alice(stack.get("/v1/whoami", &token).await, case).await;
+        assert_alice(whoami(&stack, &token).await, case);
     }
     assert_eq!(
         jwks.fetches(),
@@ -248,24 +273,20 @@ async fn rs256_es256_and_eddsa_tokens_from_the_jwks_url_are_accepted() {
 async fn a_key_rotated_into_the_served_jwks_is_accepted_after_the_refresh() {
     // A zero interval: every unknown kid may refetch, so the test needs no clock.
     let (stack, jwks) = start(Duration::ZERO).await;
-    assert_alice(
-        stack.get("/v1/whoami", &rs256("rsa-1", &claims())).await,
-        "rsa-1",
-    )
-    .await;
+    assert_alice(whoami(&stack, &rs256("rsa-1", &claims())).await, "rsa-1");
     assert_eq!(jwks.fetches(), 1);
 
     let rotated = rs256_key_2("rsa-2", &claims());
-    let res = stack.get("/v1/whoami", &rotated).await;
-    assert_refused(res, AuthError::UnknownKey, "rsa-2 before rotation").await;
+    let res = whoami(&stack, &rotated).await;
+    assert_refused(res, AuthError::UnknownKey, "rsa-2 before rotation");
     assert_eq!(jwks.fetches(), 2, "an unknown kid fetches the JWKS again");
 
     jwks.serve(&jwks_with_rsa_2());
-    assert_alice(stack.get("/v1/whoami", &rotated).await, "rsa-2 rotated in").await;
+    assert_alice(whoami(&stack, &rotated).await, "rsa-2 rotated in");
     assert_eq!(jwks.fetches(), 3);
     // Known kids are served from the cache.
     for token in [rotated, es256("ec-1", &claims())] {
-        assert_alice(stack.get("/v1/whoami", &token).await, "cached").await;
+        assert_alice(whoami(&stack, &token).await, "cached");
     }
     assert_eq!(jwks.fetches(), 3);
     stop(stack, jwks).await;
@@ -279,14 +300,11 @@ async fn a_burst_of_unknown_kids_fetches_the_jwks_at_most_once_per_interval() {
     let (stack, jwks) = start(NEVER).await;
     let mut burst = JoinSet::new();
     for i in 0..BURST {
-        let request = stack
-            .http
-            .get(stack.url("/v1/whoami"))
-            .bearer_auth(rs256(&format!("forged-{i}"), &claims()));
-        burst.spawn(async move { request.send().await.unwrap() });
+        let client = stack.sdk(&rs256(&format!("forged-{i}"), &claims()));
+        burst.spawn(async move { client.whoami().send().await });
     }
     while let Some(res) = burst.join_next().await {
-        assert_refused(res.unwrap(), AuthError::UnknownKey, "forged kid").await;
+        assert_refused(res.unwrap(), AuthError::UnknownKey, "forged kid");
     }
     assert_eq!(
         jwks.fetches(),
@@ -294,17 +312,11 @@ async fn a_burst_of_unknown_kids_fetches_the_jwks_at_most_once_per_interval() {
         "within the interval only the start-up fetch happened: a burst of forged kids \
          cannot make the gateway hammer the identity provider"
     );
-    let res = stack
-        .get("/v1/whoami", &rs256("forged-again", &claims()))
-        .await;
-    assert_refused(res, AuthError::UnknownKey, "after the burst").await;
+    let res = whoami(&stack, &rs256("forged-again", &claims())).await;
+    assert_refused(res, AuthError::UnknownKey, "after the burst");
     assert_eq!(jwks.fetches(), 1, "no refetch within the interval");
     // The one fetch did load the set.
-    assert_alice(
-        stack.get("/v1/whoami", &rs256("rsa-1", &claims())).await,
-        "rsa-1",
-    )
-    .await;
+    assert_alice(whoami(&stack, &rs256("rsa-1", &claims())).await, "rsa-1");
     assert_eq!(jwks.fetches(), 1);
     stop(stack, jwks).await;
 }
@@ -329,11 +341,11 @@ async fn an_unreachable_jwks_url_does_not_stop_the_gateway() {
         &EncodingKey::from_secret(SECRET),
         &claims(),
     );
-    assert_alice(stack.get("/v1/whoami", &hs256).await, "HS256").await;
+    assert_alice(whoami(&stack, &hs256).await, "HS256");
     // A kid token cannot be checked: the server's problem, so 503 with Retry-After, not 401.
-    let res = stack.get("/v1/whoami", &rs256("rsa-1", &claims())).await;
-    assert!(res.headers().contains_key("retry-after"));
-    problem(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    let res = whoami(&stack, &rs256("rsa-1", &claims())).await;
+    let p = problem(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert!(p.headers().contains_key("retry-after"));
     stack.stop().await;
 }
 
@@ -383,7 +395,7 @@ async fn unsigned_and_forged_signatures_are_refused() {
         ),
     ];
     for (case, token, expected) in cases {
-        assert_refused(stack.get("/v1/whoami", &token).await, expected, case).await;
+        assert_refused(whoami(&stack, &token).await, expected, case);
     }
     stop(stack, jwks).await;
 }
@@ -407,7 +419,7 @@ async fn expired_and_not_yet_valid_tokens_are_refused() {
             c[field] = value.clone();
         }
         for token in [rs256("rsa-1", &c), eddsa("ed-1", &c)] {
-            assert_refused(stack.get("/v1/whoami", &token).await, expected, case).await;
+            assert_refused(whoami(&stack, &token).await, expected, case);
         }
     }
     stop(stack, jwks).await;
@@ -435,7 +447,7 @@ async fn wrong_audience_and_issuer_are_refused() {
     ];
     for (case, c, expected) in cases {
         let token = es256("ec-1", &c);
-        assert_refused(stack.get("/v1/whoami", &token).await, expected, case).await;
+        assert_refused(whoami(&stack, &token).await, expected, case);
     }
     stop(stack, jwks).await;
 }
@@ -445,8 +457,8 @@ async fn tokens_missing_required_claims_are_refused() {
     let (stack, jwks) = start(NEVER).await;
     for claim in ["account", "roles", "exp"] {
         let token = rs256("rsa-1", &claims_with(claim, Value::Null));
-        let res = stack.get("/v1/whoami", &token).await;
-        assert_refused(res, AuthError::BadClaims, &format!("without {claim}")).await;
+        let res = whoami(&stack, &token).await;
+        assert_refused(res, AuthError::BadClaims, &format!("without {claim}"));
     }
     stop(stack, jwks).await;
 }
@@ -454,30 +466,30 @@ async fn tokens_missing_required_claims_are_refused() {
 #[tokio::test]
 async fn missing_foreign_and_garbage_credentials_are_refused() {
     let (stack, jwks) = start(NEVER).await;
-    let whoami = || stack.http.get(stack.url("/v1/whoami"));
-    let no_header = whoami().send().await.unwrap();
-    assert_refused(no_header, AuthError::Missing, "no Authorization header").await;
+    let no_header = stack.anonymous().whoami().send().await;
+    assert_refused(no_header, AuthError::Missing, "no Authorization header");
+    // Bearer tokens that are not JWTs: what an SDK client with a bad token sends.
+    for (case, token) in [
+        ("garbage", "garbage"),
+        ("three garbage segments", "a.b.c"),
+        ("empty JSON segments", "e30.e30."),
+    ] {
+        assert_refused(whoami(&stack, token).await, AuthError::Malformed, case);
+    }
+    // Raw: the SDK sends `Bearer <token>` or nothing, never another scheme or a bare
+    // `Bearer`.
     for (case, value, expected) in [
         ("Basic scheme", "Basic YWxpY2U6c2VjcmV0", AuthError::Missing),
         ("Bearer without a token", "Bearer", AuthError::Malformed),
-        ("garbage", "Bearer garbage", AuthError::Malformed),
-        (
-            "three garbage segments",
-            "Bearer a.b.c",
-            AuthError::Malformed,
-        ),
-        (
-            "empty JSON segments",
-            "Bearer e30.e30.",
-            AuthError::Malformed,
-        ),
     ] {
-        let res = whoami()
+        let res = stack
+            .http
+            .get(stack.url("/v1/whoami"))
             .header("authorization", value)
             .send()
             .await
             .unwrap();
-        assert_refused(res, expected, case).await;
+        assert_refused_raw(res, expected, case).await;
     }
     assert_eq!(
         jwks.fetches(),

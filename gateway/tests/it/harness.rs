@@ -1,19 +1,24 @@
-//! Starts a shard and a gateway in-process, mints tokens, and reads problem answers.
+//! Starts a shard and a gateway in-process, mints tokens, hands out SDK clients, and reads
+//! problem answers.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
 use gateway::auth::{AuthConfig, Hs256Secret, Role, mint_hs256};
 use gateway::config::{GatewayConfig, MarketRoute};
 use gateway::decimal::Precision;
 use matcher::shard::{self, ShardConfig, WaitStrategy};
 use matcher::{AccountId, EngineConfig, MarketConfig, MarketId, Price, Quantity, Symbol};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tradeplane_sdk::types::{ApiOrderType, ApiSide, PlaceOrder, Problem};
+use tradeplane_sdk::{Client, Error, ResponseValue};
 
 pub(crate) const SECRET: &[u8] = b"integration-test-secret-of-32-bytes!!";
 pub(crate) const ISSUER: &str = "https://issuer.test";
@@ -264,7 +269,7 @@ impl Stack {
         });
         Self {
             base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
+            http: plain_http(HeaderMap::new()),
             stop,
             gateway,
             shards,
@@ -277,35 +282,38 @@ impl Stack {
         format!("{}{path}", self.base)
     }
 
-    pub(crate) async fn get(&self, path: &str, token: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+    /// An SDK client that sends `token` as its bearer token: how the tests make the REST
+    /// calls a real client can make.
+    ///
+    /// What `Client::with_bearer_token` builds, minus the TLS roots (see [`plain_http`]).
+    pub(crate) fn sdk(&self, token: &str) -> Client {
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+        auth.set_sensitive(true);
+        let headers = HeaderMap::from_iter([(AUTHORIZATION, auth)]);
+        Client::new_with_client(&self.base, plain_http(headers))
     }
 
-    pub(crate) async fn delete(&self, path: &str, token: &str) -> Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+    /// An SDK client that sends no `Authorization` header.
+    pub(crate) fn anonymous(&self) -> Client {
+        Client::new_with_client(&self.base, plain_http(HeaderMap::new()))
     }
 
-    pub(crate) async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+    /// `GET /metrics` through the SDK, which hands out the OpenMetrics text as a byte
+    /// stream.
+    pub(crate) async fn metrics(&self) -> String {
+        let res = self.anonymous().metrics().send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let mut stream = res.into_inner_stream();
+        let mut text = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            text.extend_from_slice(&chunk.unwrap());
+        }
+        String::from_utf8(text).unwrap()
     }
 
-    /// Any request: `token` `None` sends no `Authorization`, `body` `None` no body.
+    /// A raw request, for what the SDK cannot send (malformed or foreign bodies and
+    /// headers, unknown routes, the WebSocket route): `token` `None` sends no
+    /// `Authorization`, `body` `None` no body.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -323,27 +331,27 @@ impl Stack {
         request.send().await.unwrap()
     }
 
-    /// `POST /v1/admin/policies/reload` (no body).
-    pub(crate) async fn reload_policy(&self, token: &str) -> Response {
-        self.send(Method::POST, "/v1/admin/policies/reload", Some(token), None)
-            .await
+    /// A raw `GET` with a bearer token.
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Response {
+        self.send(Method::GET, path, Some(token), None).await
     }
 
-    /// Places a resting limit order and returns its id.
-    pub(crate) async fn place_limit(&self, token: &str, side: &str, price: &str) -> String {
-        let res = self
-            .post(
-                "/v1/orders",
-                token,
-                &serde_json::json!({
-                    "symbol": "AAA-USD", "side": side, "type": "limit",
-                    "price": price, "quantity": "1.500",
-                }),
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::CREATED);
-        let body: Value = res.json().await.unwrap();
-        body["id"].as_str().unwrap().to_owned()
+    /// A raw `POST` of a JSON body with a bearer token.
+    pub(crate) async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.send(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Places a resting limit order (1.500 AAA-USD) through the SDK and returns its id.
+    pub(crate) async fn place_limit(&self, token: &str, side: ApiSide, price: &str) -> String {
+        let placed = self
+            .sdk(token)
+            .place_order()
+            .body(limit(side, price))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(placed.status(), StatusCode::CREATED);
+        placed.into_inner().id
     }
 
     pub(crate) async fn stop(self) {
@@ -356,6 +364,24 @@ impl Stack {
             task.await.unwrap();
         }
     }
+}
+
+/// An HTTP client for the gateway on loopback, sending `headers` on every request, with
+/// the SDK's 15 s timeouts.
+///
+/// Without TLS roots: the tests speak plain HTTP, and loading the platform's roots (what
+/// `reqwest::Client::new` and the SDK's constructors do) takes ~30 ms per client in a debug
+/// build, which the hundreds of clients the tests build (one per token) would turn into
+/// seconds.
+fn plain_http(headers: HeaderMap) -> reqwest::Client {
+    const TIMEOUT: Duration = Duration::from_secs(15);
+    reqwest::Client::builder()
+        .tls_certs_only([])
+        .default_headers(headers)
+        .connect_timeout(TIMEOUT)
+        .timeout(TIMEOUT)
+        .build()
+        .unwrap()
 }
 
 async fn spawn_shard(
@@ -475,8 +501,73 @@ pub(crate) fn trader(account: u64) -> String {
     token(&format!("trader-{account}"), account, &[Role::Trader])
 }
 
-/// Asserts a problem+json answer with this status and code; returns its body.
-pub(crate) async fn problem(res: Response, status: StatusCode, code: &str) -> Value {
+/// A limit order for 1.500 AAA-USD.
+pub(crate) fn limit(side: ApiSide, price: &str) -> PlaceOrder {
+    order("AAA-USD", side, Some(price), "1.500")
+}
+
+/// An order with the required fields only: a limit order at `price`, or a market order
+/// when `price` is `None`.
+pub(crate) fn order(
+    symbol: &str,
+    side: ApiSide,
+    price: Option<&str>,
+    quantity: &str,
+) -> PlaceOrder {
+    PlaceOrder {
+        symbol: symbol.to_owned(),
+        side,
+        type_: if price.is_some() {
+            ApiOrderType::Limit
+        } else {
+            ApiOrderType::Market
+        },
+        price: price.map(str::to_owned),
+        quantity: quantity.to_owned(),
+        client_order_id: None,
+        post_only: None,
+        stp: None,
+        time_in_force: None,
+    }
+}
+
+/// The HTTP status an SDK call answered with, success or documented problem; anything
+/// else (an undocumented status, a transport error) fails the test.
+pub(crate) fn status<T: std::fmt::Debug>(
+    result: &Result<ResponseValue<T>, Error<Problem>>,
+) -> StatusCode {
+    match result {
+        Ok(value) => value.status(),
+        Err(Error::ErrorResponse(problem)) => problem.status(),
+        Err(other) => panic!("expected an answer, got {other:?}"),
+    }
+}
+
+/// Asserts that an SDK call answered the documented problem+json with this status and
+/// code; returns it, headers included.
+pub(crate) fn problem<T: std::fmt::Debug>(
+    result: Result<ResponseValue<T>, Error<Problem>>,
+    status: StatusCode,
+    code: &str,
+) -> ResponseValue<Problem> {
+    let problem = match result {
+        Err(Error::ErrorResponse(problem)) => problem,
+        other => panic!("expected a {status} {code} problem, got {other:?}"),
+    };
+    assert_eq!(problem.status(), status, "{problem:?}");
+    assert_eq!(
+        problem.headers()["content-type"],
+        "application/problem+json",
+        "{problem:?}"
+    );
+    assert_eq!(problem.code, code, "{problem:?}");
+    assert_eq!(problem.status, u32::from(status.as_u16()), "{problem:?}");
+    problem
+}
+
+/// Asserts a raw problem+json answer with this status and code; returns its body (with
+/// any extension members, which the SDK's typed `Problem` does not carry).
+pub(crate) async fn raw_problem(res: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(res.status(), status);
     assert_eq!(
         res.headers()["content-type"].to_str().unwrap(),

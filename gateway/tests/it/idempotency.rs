@@ -4,20 +4,20 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use tradeplane_sdk::types::{ApiSide, OrderBody, PlaceOrder, Problem};
+use tradeplane_sdk::{Error, ResponseValue};
 
-use crate::harness::{Stack, problem, trader};
+use crate::harness::{Stack, limit, problem, trader};
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// A limit order without `client_order_id`: the gateway generates one per execution, so
 /// a second execution would be a second order (the engine's dedup cannot hide it).
-fn order(price: &str) -> Value {
-    json!({
-        "symbol": "AAA-USD", "side": "buy", "type": "limit",
-        "price": price, "quantity": "1.500",
-    })
+fn order(price: &str) -> PlaceOrder {
+    limit(ApiSide::Buy, price)
 }
 
 /// A unique key prefix for one test.
@@ -58,7 +58,29 @@ async fn cleanup(prefix: &str) {
     }
 }
 
-async fn post_with_key(stack: &Stack, token: &str, key: &str, body: &Value) -> Response {
+async fn post_with_key(
+    stack: &Stack,
+    token: &str,
+    key: &str,
+    body: &PlaceOrder,
+) -> Result<ResponseValue<OrderBody>, Error<Problem>> {
+    stack
+        .sdk(token)
+        .place_order()
+        .idempotency_key(key)
+        .body(body.clone())
+        .send()
+        .await
+}
+
+/// `post_with_key` without the SDK: the same request bytes (the body serialized from the
+/// same type), for the test that compares the replayed answer byte for byte.
+async fn raw_post_with_key(
+    stack: &Stack,
+    token: &str,
+    key: &str,
+    body: &PlaceOrder,
+) -> reqwest::Response {
     stack
         .http
         .post(stack.url("/v1/orders"))
@@ -71,14 +93,19 @@ async fn post_with_key(stack: &Stack, token: &str, key: &str, body: &Value) -> R
 }
 
 async fn open_orders(stack: &Stack, token: &str) -> usize {
-    let res = stack.get("/v1/orders?status=open", token).await;
+    let res = stack
+        .sdk(token)
+        .list_orders()
+        .status("open")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
-    body["orders"].as_array().unwrap().len()
+    res.orders.len()
 }
 
-fn replayed(res: &Response) -> bool {
-    res.headers()
+fn replayed(headers: &HeaderMap) -> bool {
+    headers
         .get("idempotent-replayed")
         .is_some_and(|v| v == "true")
 }
@@ -88,24 +115,39 @@ async fn a_retry_replays_the_stored_response_and_places_once() {
     let prefix = prefix("replay");
     let stack = start(&prefix).await;
     let t = trader(31);
-    let first = post_with_key(&stack, &t, "key-1", &order("10.05")).await;
+    let body = order("10.05");
+    // Raw: the replay must be the stored answer byte for byte, and the SDK hands out only
+    // the deserialized body.
+    let first = raw_post_with_key(&stack, &t, "key-1", &body).await;
     assert_eq!(first.status(), StatusCode::CREATED);
-    assert!(!replayed(&first));
+    assert!(!replayed(first.headers()));
     let first_type = first.headers()["content-type"].clone();
     let first_body = first.bytes().await.unwrap();
 
-    let second = post_with_key(&stack, &t, "key-1", &order("10.05")).await;
+    // The SDK's retry: the same typed answer, marked as a replay.
+    let second = post_with_key(&stack, &t, "key-1", &body).await.unwrap();
     assert_eq!(second.status(), StatusCode::CREATED);
-    assert!(replayed(&second));
+    assert!(replayed(second.headers()));
     assert_eq!(second.headers()["content-type"], first_type);
-    assert_eq!(second.bytes().await.unwrap(), first_body);
+    let first_json: Value = serde_json::from_slice(&first_body).unwrap();
+    assert_eq!(
+        serde_json::to_value(second.into_inner()).unwrap(),
+        first_json
+    );
+
+    // Raw again: byte for byte.
+    let third = raw_post_with_key(&stack, &t, "key-1", &body).await;
+    assert_eq!(third.status(), StatusCode::CREATED);
+    assert!(replayed(third.headers()));
+    assert_eq!(third.headers()["content-type"], first_type);
+    assert_eq!(third.bytes().await.unwrap(), first_body);
 
     assert_eq!(open_orders(&stack, &t).await, 1);
     // The same key belongs to each principal separately.
     let other = trader(32);
-    let res = post_with_key(&stack, &other, "key-1", &order("10.05")).await;
+    let res = post_with_key(&stack, &other, "key-1", &body).await.unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert!(!replayed(&res));
+    assert!(!replayed(res.headers()));
     stack.stop().await;
     cleanup(&prefix).await;
 }
@@ -115,15 +157,16 @@ async fn the_same_key_with_another_body_is_422() {
     let prefix = prefix("mismatch");
     let stack = start(&prefix).await;
     let t = trader(33);
-    let res = post_with_key(&stack, &t, "key-2", &order("10.05")).await;
+    let res = post_with_key(&stack, &t, "key-2", &order("10.05"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let res = post_with_key(&stack, &t, "key-2", &order("10.10")).await;
     problem(
         res,
         StatusCode::UNPROCESSABLE_ENTITY,
         "idempotency_key_reused",
-    )
-    .await;
+    );
     assert_eq!(open_orders(&stack, &t).await, 1);
     stack.stop().await;
     cleanup(&prefix).await;
@@ -141,13 +184,15 @@ async fn concurrent_duplicates_execute_once() {
     );
     let mut originals = 0;
     for res in [a, b] {
-        match res.status() {
-            StatusCode::CREATED if !replayed(&res) => originals += 1,
-            StatusCode::CREATED => {}
-            StatusCode::CONFLICT => {
-                problem(res, StatusCode::CONFLICT, "idempotency_in_flight").await;
+        match res {
+            Ok(res) if res.status() == StatusCode::CREATED && !replayed(res.headers()) => {
+                originals += 1;
             }
-            other => panic!("unexpected {other}"),
+            Ok(res) if res.status() == StatusCode::CREATED => {}
+            Err(e) if e.status() == Some(StatusCode::CONFLICT) => {
+                problem::<OrderBody>(Err(e), StatusCode::CONFLICT, "idempotency_in_flight");
+            }
+            other => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(originals, 1);
@@ -164,16 +209,21 @@ async fn redis_down_is_503_and_nothing_runs() {
     .await;
     let t = trader(35);
     let res = post_with_key(&stack, &t, "key-4", &order("10.05")).await;
-    assert!(res.headers().contains_key("retry-after"));
-    problem(
+    let p = problem(
         res,
         StatusCode::SERVICE_UNAVAILABLE,
         "idempotency_unavailable",
-    )
-    .await;
+    );
+    assert!(p.headers().contains_key("retry-after"));
     assert_eq!(open_orders(&stack, &t).await, 0);
     // Without the header the request does not need Redis.
-    let res = stack.post("/v1/orders", &t, &order("10.05")).await;
+    let res = stack
+        .sdk(&t)
+        .place_order()
+        .body(order("10.05"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     stack.stop().await;
 }
@@ -183,13 +233,12 @@ async fn no_store_configured_is_503_for_keyed_requests() {
     let stack = Stack::start().await;
     let t = trader(36);
     let res = post_with_key(&stack, &t, "key-5", &order("10.05")).await;
-    assert!(res.headers().contains_key("retry-after"));
-    problem(
+    let p = problem(
         res,
         StatusCode::SERVICE_UNAVAILABLE,
         "idempotency_unavailable",
-    )
-    .await;
+    );
+    assert!(p.headers().contains_key("retry-after"));
     assert_eq!(open_orders(&stack, &t).await, 0);
     stack.stop().await;
 }
@@ -199,9 +248,10 @@ async fn an_invalid_key_is_400() {
     let prefix = prefix("invalid");
     let stack = start(&prefix).await;
     let t = trader(37);
+    // Longer than the documented 255 characters; the SDK sends it as given.
     let long = "k".repeat(256);
     let res = post_with_key(&stack, &t, &long, &order("10.05")).await;
-    problem(res, StatusCode::BAD_REQUEST, "invalid_idempotency_key").await;
+    problem(res, StatusCode::BAD_REQUEST, "invalid_idempotency_key");
     assert_eq!(open_orders(&stack, &t).await, 0);
     stack.stop().await;
     cleanup(&prefix).await;

@@ -3,26 +3,27 @@
 use gateway::auth::Role;
 use reqwest::StatusCode;
 
-use crate::harness::{Stack, token};
+use crate::harness::{Stack, problem, token};
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_template_method_and_status() {
     let stack = Stack::start().await;
-    let t = token("alice", 7, &[Role::Viewer]);
+    let client = stack.sdk(&token("alice", 7, &[Role::Viewer]));
     for _ in 0..3 {
-        assert_eq!(stack.get("/v1/whoami", &t).await.status(), StatusCode::OK);
+        let me = client.whoami().send().await.unwrap();
+        assert_eq!(me.status(), StatusCode::OK);
     }
-    assert_eq!(
-        stack.get("/v1/orders/ord_0_99", &t).await.status(),
-        StatusCode::NOT_FOUND
+    problem(
+        client.get_order().id("ord_0_99").send().await,
+        StatusCode::NOT_FOUND,
+        "order_not_found",
     );
-    assert_eq!(
-        stack.get("/v1/whoami", "garbage").await.status(),
-        StatusCode::UNAUTHORIZED
+    problem(
+        stack.sdk("garbage").whoami().send().await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
     );
-    let res = reqwest::get(stack.url("/metrics")).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let text = res.text().await.unwrap();
+    let text = stack.metrics().await;
     for line in [
         r#"http_requests_total{route="/v1/whoami",method="GET",status="200"} 3"#,
         r#"http_requests_total{route="/v1/whoami",method="GET",status="401"} 1"#,

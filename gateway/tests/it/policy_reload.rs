@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use gateway::auth::Role;
 use gateway::config::PolicyFiles;
 use gateway::rbac::{Authorizer, DEFAULT_MODEL, DEFAULT_POLICY, PolicySummary};
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use reqwest::{Method, Response, StatusCode};
+use tradeplane_sdk::types::{ApiSide, PlaceOrder, PolicyReloaded, PolicySource};
 
-use crate::harness::{Stack, problem, token, trader};
+use crate::harness::{Stack, limit, problem, raw_problem, status, token, trader};
 
 /// The shipped model and policy copied to a temporary directory the test rewrites.
 struct PolicyDir {
@@ -44,7 +44,7 @@ impl PolicyDir {
     async fn start(&self) -> Stack {
         let files = self.files.clone();
         let stack = Stack::start_configured(move |c| c.policy_files = Some(files)).await;
-        let health = stack.http.get(stack.url("/healthz")).send().await.unwrap();
+        let health = stack.anonymous().healthz().send().await.unwrap();
         assert_eq!(health.status(), StatusCode::OK);
         stack
     }
@@ -57,28 +57,49 @@ async fn shipped_summary() -> PolicySummary {
     Authorizer::embedded().await.unwrap().summary()
 }
 
-fn order() -> Value {
-    json!({
-        "symbol": "AAA-USD", "side": "buy", "type": "limit",
-        "price": "10.00", "quantity": "1.500",
-    })
+fn order() -> PlaceOrder {
+    limit(ApiSide::Buy, "10.00")
 }
 
 /// The status of placing an order as `role` (each on its own account).
 async fn places(stack: &Stack, role: Role, account: u64) -> StatusCode {
     let t = token(role.as_str(), account, &[role]);
-    stack.post("/v1/orders", &t, &order()).await.status()
+    status(&stack.sdk(&t).place_order().body(order()).send().await)
 }
 
 fn admin() -> String {
     token("root", 1, &[Role::Admin])
 }
 
-/// A 200 reload answer's body.
-async fn reloaded(stack: &Stack) -> Value {
-    let res = stack.reload_policy(&admin()).await;
+/// `(policies, groupings, source)` of a reload answer.
+fn summary(reloaded: &PolicyReloaded) -> (u64, u64, PolicySource) {
+    (reloaded.policies, reloaded.groupings, reloaded.source)
+}
+
+/// `(policies, groupings, source)` as a reload answers them.
+fn expected(policies: usize, groupings: usize, source: PolicySource) -> (u64, u64, PolicySource) {
+    let count = |n: usize| u64::try_from(n).unwrap();
+    (count(policies), count(groupings), source)
+}
+
+/// A 200 reload answer (as an admin), typed.
+async fn reloaded(stack: &Stack) -> PolicyReloaded {
+    let res = stack.sdk(&admin()).reload_policies().send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.unwrap()
+    res.into_inner()
+}
+
+/// A reload as an admin without the SDK: a refused reload's problem carries the `line`
+/// extension, which the SDK's typed `Problem` drops.
+async fn raw_reload(stack: &Stack) -> Response {
+    stack
+        .send(
+            Method::POST,
+            "/v1/admin/policies/reload",
+            Some(&admin()),
+            None,
+        )
+        .await
 }
 
 #[tokio::test]
@@ -98,22 +119,29 @@ async fn an_admin_reload_applies_grants_and_revocations_to_the_next_request() {
     );
     let body = reloaded(&stack).await;
     assert_eq!(
-        body,
-        json!({"policies": shipped.policies + 1, "groupings": shipped.groupings, "source": "files"})
+        summary(&body),
+        expected(shipped.policies + 1, shipped.groupings, PolicySource::Files)
     );
     assert_eq!(places(&stack, Role::Viewer, 2).await, StatusCode::CREATED);
 
     // Revoke: nobody but admin places orders (the cached allow must not survive).
     dir.write(&DEFAULT_POLICY.replace(TRADER_PLACES, ""));
     let body = reloaded(&stack).await;
-    assert_eq!(body["policies"], shipped.policies - 1);
+    assert_eq!(
+        summary(&body),
+        expected(shipped.policies - 1, shipped.groupings, PolicySource::Files)
+    );
     assert_eq!(places(&stack, Role::Viewer, 2).await, StatusCode::FORBIDDEN);
     problem(
-        stack.post("/v1/orders", &trader(3), &order()).await,
+        stack
+            .sdk(&trader(3))
+            .place_order()
+            .body(order())
+            .send()
+            .await,
         StatusCode::FORBIDDEN,
         "forbidden",
-    )
-    .await;
+    );
     assert_eq!(places(&stack, Role::Admin, 4).await, StatusCode::CREATED);
     stack.stop().await;
 }
@@ -124,7 +152,7 @@ async fn a_broken_policy_is_refused_and_the_previous_one_stays_in_force() {
     let stack = dir.start().await;
     // In force: the shipped policy plus the viewer grant.
     dir.write(&format!("{DEFAULT_POLICY}{VIEWER_PLACES}"));
-    let in_force = reloaded(&stack).await;
+    let in_force = summary(&reloaded(&stack).await);
 
     let typo = format!("{DEFAULT_POLICY}{}", TRADER_PLACES.replace("own", "onw"));
     let typo_line = typo.lines().count();
@@ -145,8 +173,8 @@ async fn a_broken_policy_is_refused_and_the_previous_one_stays_in_force() {
     ];
     for (what, text, code, line) in cases {
         dir.write(&text);
-        let body = problem(
-            stack.reload_policy(&admin()).await,
+        let body = raw_problem(
+            raw_reload(&stack).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             code,
         )
@@ -176,8 +204,8 @@ async fn a_broken_policy_is_refused_and_the_previous_one_stays_in_force() {
     }
 
     std::fs::remove_file(dir.policy_path()).unwrap();
-    let body = problem(
-        stack.reload_policy(&admin()).await,
+    let body = raw_problem(
+        raw_reload(&stack).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "policy_unreadable",
     )
@@ -187,7 +215,7 @@ async fn a_broken_policy_is_refused_and_the_previous_one_stays_in_force() {
 
     // Fixed: the reload goes through again, to the same policy as before.
     dir.write(&format!("{DEFAULT_POLICY}{VIEWER_PLACES}"));
-    assert_eq!(reloaded(&stack).await, in_force);
+    assert_eq!(summary(&reloaded(&stack).await), in_force);
     stack.stop().await;
 }
 
@@ -198,33 +226,36 @@ async fn only_an_admin_may_reload() {
     dir.write(&format!("{DEFAULT_POLICY}{VIEWER_PLACES}"));
     for role in [Role::Viewer, Role::Trader, Role::Operator] {
         problem(
-            stack.reload_policy(&token("x", 5, &[role])).await,
+            stack
+                .sdk(&token("x", 5, &[role]))
+                .reload_policies()
+                .send()
+                .await,
             StatusCode::FORBIDDEN,
             "forbidden",
-        )
-        .await;
+        );
     }
     // Every non-admin role at once is still not an admin.
     let all_but_admin = token("x", 5, &[Role::Viewer, Role::Trader, Role::Operator]);
     problem(
-        stack.reload_policy(&all_but_admin).await,
+        stack.sdk(&all_but_admin).reload_policies().send().await,
         StatusCode::FORBIDDEN,
         "forbidden",
-    )
-    .await;
+    );
     problem(
-        stack.reload_policy(&token("x", 5, &[])).await,
+        stack
+            .sdk(&token("x", 5, &[]))
+            .reload_policies()
+            .send()
+            .await,
         StatusCode::FORBIDDEN,
         "forbidden",
-    )
-    .await;
-    let anonymous = stack
-        .http
-        .post(stack.url("/v1/admin/policies/reload"))
-        .send()
-        .await
-        .unwrap();
-    problem(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    );
+    problem(
+        stack.anonymous().reload_policies().send().await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
     assert_eq!(
         places(&stack, Role::Viewer, 2).await,
         StatusCode::FORBIDDEN,
@@ -240,8 +271,8 @@ async fn without_files_a_reload_reinstalls_the_embedded_policy() {
     let stack = Stack::start().await;
     let shipped = shipped_summary().await;
     assert_eq!(
-        reloaded(&stack).await,
-        json!({"policies": shipped.policies, "groupings": shipped.groupings, "source": "embedded"})
+        summary(&reloaded(&stack).await),
+        expected(shipped.policies, shipped.groupings, PolicySource::Embedded)
     );
     assert_eq!(places(&stack, Role::Trader, 3).await, StatusCode::CREATED);
     assert_eq!(places(&stack, Role::Viewer, 2).await, StatusCode::FORBIDDEN);

@@ -17,22 +17,23 @@ async fn over_the_quota_is_429_per_principal() {
         });
     })
     .await;
-    let t = trader(41);
+    let client = stack.sdk(&trader(41));
     for _ in 0..2 {
-        assert_eq!(stack.get("/v1/whoami", &t).await.status(), StatusCode::OK);
+        let me = client.whoami().send().await.unwrap();
+        assert_eq!(me.status(), StatusCode::OK);
     }
-    let res = stack.get("/v1/whoami", &t).await;
-    assert_eq!(res.headers()["retry-after"], "1");
-    let body = problem(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-    assert_eq!(body["retry_after"], 1);
-    // Another subject has its own quota.
-    let other = trader(42);
-    assert_eq!(
-        stack.get("/v1/whoami", &other).await.status(),
-        StatusCode::OK
+    let limited = problem(
+        client.whoami().send().await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
     );
+    assert_eq!(limited.headers()["retry-after"], "1");
+    assert_eq!(limited.retry_after, Some(1));
+    // Another subject has its own quota.
+    let other = stack.sdk(&trader(42)).whoami().send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
     // Unauthenticated health checks are never limited.
-    let res = stack.http.get(stack.url("/healthz")).send().await.unwrap();
+    let res = stack.anonymous().healthz().send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     stack.stop().await;
 }

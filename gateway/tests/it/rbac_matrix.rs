@@ -1,12 +1,13 @@
 //! The RBAC matrix over HTTP: every caller kind × every authenticated route of the router,
 //! with own-account and other-account orders, under the shipped policy.
 //!
-//! The expectation is one table ([`MATRIX`]); every cell is a real request whose exact status
-//! is asserted. Denials must be problem+json with a stable code, and must leave nothing
-//! behind: another account's order survives a refused amend or cancel, and the 404 for it is
-//! byte-for-byte the 404 for an order that never existed. The table is checked against the
-//! OpenAPI document (built from the same routers the gateway serves), so a new route without
-//! a row fails [`matrix_covers_every_documented_route`].
+//! The expectation is one table ([`MATRIX`]); every cell is a real request, made through the
+//! SDK as a client would, whose exact status is asserted. Denials must be problem+json with a
+//! stable code, and must leave nothing behind: another account's order survives a refused
+//! amend or cancel, and the 404 for it is the very problem of an order that never existed.
+//! The table is checked against the OpenAPI document (built from the same routers the
+//! gateway serves), so a new route without a row fails
+//! [`matrix_covers_every_documented_route`].
 //!
 //! The in-process unit matrix (`gateway/src/rbac/tests.rs`) checks the policy's decisions;
 //! this one checks what clients see once the middleware, the handlers' ownership re-check
@@ -15,10 +16,13 @@
 use std::collections::BTreeSet;
 
 use gateway::auth::Role;
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use reqwest::{Method, Response, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+use tradeplane_sdk::types::{AmendOrder, ApiSide, OrderBody, PlaceOrder, Problem};
+use tradeplane_sdk::{Client, Error, ResponseValue};
 
-use crate::harness::{Stack, token, trader};
+use crate::harness::{Stack, limit, token, trader};
 
 /// Whose order a row's request is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +82,14 @@ impl Caller {
         self.authenticated
             .then(|| token(self.name, self.account, &roles))
     }
+
+    /// An SDK client sending the caller's token, if it has one.
+    fn client(&self, stack: &Stack) -> Client {
+        match self.token() {
+            Some(token) => stack.sdk(&token),
+            None => stack.anonymous(),
+        }
+    }
 }
 
 /// The expected status of each cell, under the shipped policy.
@@ -117,26 +129,118 @@ fn denial_code(status: u16) -> &'static str {
     }
 }
 
-/// The request body a row sends, if any.
-fn body(method: &str, template: &str) -> Option<Value> {
-    match (method, template) {
-        ("POST", "/v1/orders") => Some(order_body()),
-        ("PATCH", _) => Some(json!({"price": "10.05"})),
-        _ => None,
+/// What a cell's request answered: the status, the content type, and the body as JSON
+/// (the SDK's typed answer serialized again, so that every row compares alike).
+struct Answer {
+    status: u16,
+    content_type: Option<String>,
+    body: Value,
+}
+
+impl Answer {
+    /// The answer of an SDK call: a documented success or problem, or an undocumented
+    /// status (reported as a mismatch, not a panic, like any other wrong status).
+    async fn of<T: Serialize + std::fmt::Debug>(
+        result: Result<ResponseValue<T>, Error<Problem>>,
+    ) -> Self {
+        let (status, headers, body) = match result {
+            Ok(value) => (
+                value.status(),
+                value.headers().clone(),
+                serde_json::to_value(value.into_inner()),
+            ),
+            Err(Error::ErrorResponse(problem)) => (
+                problem.status(),
+                problem.headers().clone(),
+                serde_json::to_value(problem.into_inner()),
+            ),
+            Err(Error::UnexpectedResponse(res)) => return Self::raw(res).await,
+            Err(other) => panic!("no answer: {other:?}"),
+        };
+        Self {
+            status: status.as_u16(),
+            content_type: content_type(&headers),
+            body: body.unwrap(),
+        }
+    }
+
+    async fn raw(res: Response) -> Self {
+        Self {
+            status: res.status().as_u16(),
+            content_type: content_type(res.headers()),
+            body: res.json().await.unwrap_or(Value::Null),
+        }
     }
 }
 
-fn order_body() -> Value {
-    json!({
-        "symbol": "AAA-USD", "side": "buy", "type": "limit",
-        "price": "10.00", "quantity": "1.500",
-    })
+fn content_type(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Sends a row's request as `caller`, through the SDK, on the order `id` for the
+/// `/v1/orders/{id}` routes (lists and bulk cancels are on AAA-USD).
+async fn request(
+    stack: &Stack,
+    caller: &Caller,
+    (method, template): (&str, &str),
+    id: Option<&str>,
+) -> Answer {
+    let client = caller.client(stack);
+    let id = || id.expect("an order id");
+    match (method, template) {
+        ("GET", "/v1/whoami") => Answer::of(client.whoami().send().await).await,
+        ("GET", "/v1/markets") => Answer::of(client.list_markets().send().await).await,
+        ("GET", "/v1/markets/{symbol}/book") => {
+            Answer::of(client.get_book().symbol("AAA-USD").send().await).await
+        }
+        ("GET", "/v1/markets/{symbol}/trades") => {
+            Answer::of(client.get_trades().symbol("AAA-USD").send().await).await
+        }
+        ("POST", "/v1/orders") => {
+            Answer::of(client.place_order().body(order_body()).send().await).await
+        }
+        ("GET", "/v1/orders") => Answer::of(client.list_orders().send().await).await,
+        ("DELETE", "/v1/orders") => {
+            Answer::of(client.cancel_all_orders().symbol("AAA-USD").send().await).await
+        }
+        ("GET", "/v1/orders/{id}") => Answer::of(client.get_order().id(id()).send().await).await,
+        ("PATCH", "/v1/orders/{id}") => {
+            let body = AmendOrder {
+                price: Some("10.05".to_owned()),
+                quantity: None,
+            };
+            Answer::of(client.amend_order().id(id()).body(body).send().await).await
+        }
+        ("DELETE", "/v1/orders/{id}") => {
+            Answer::of(client.cancel_order().id(id()).send().await).await
+        }
+        ("POST", "/v1/admin/policies/reload") => {
+            Answer::of(client.reload_policies().send().await).await
+        }
+        ("GET", "/v1/stream") => {
+            // Raw: the WebSocket route has no SDK call (and this plain GET is no upgrade).
+            let token = caller.token();
+            let res = stack
+                .send(Method::GET, template, token.as_deref(), None)
+                .await;
+            Answer::raw(res).await
+        }
+        other => panic!("no request for {other:?}: add one with the row"),
+    }
+}
+
+fn order_body() -> PlaceOrder {
+    limit(ApiSide::Buy, "10.00")
 }
 
 /// Places a resting buy for `account` (through a trader token of that account: the owner of
 /// an order is the account of the token that placed it). Buys never cross each other.
 async fn place_for(stack: &Stack, account: u64) -> String {
-    stack.place_limit(&trader(account), "buy", "10.00").await
+    stack
+        .place_limit(&trader(account), ApiSide::Buy, "10.00")
+        .await
 }
 
 /// `(METHOD, path)` of every documented operation that requires a bearer token.
@@ -183,12 +287,11 @@ fn matrix_covers_every_documented_route() {
 }
 
 /// The live order `id` as its owner sees it; `None` if it is gone.
-async fn owner_view(stack: &Stack, owner: u64, id: &str) -> Option<Value> {
-    let res = stack.get(&format!("/v1/orders/{id}"), &trader(owner)).await;
-    match res.status() {
-        StatusCode::OK => Some(res.json().await.unwrap()),
-        StatusCode::NOT_FOUND => None,
-        other => panic!("owner read of {id}: {other}"),
+async fn owner_view(stack: &Stack, owner: u64, id: &str) -> Option<OrderBody> {
+    match stack.sdk(&trader(owner)).get_order().id(id).send().await {
+        Ok(order) => Some(order.into_inner()),
+        Err(Error::ErrorResponse(p)) if p.status() == StatusCode::NOT_FOUND => None,
+        other => panic!("owner read of {id}: {other:?}"),
     }
 }
 
@@ -201,30 +304,21 @@ async fn cell(
 ) -> Vec<String> {
     let mut failures = Vec::new();
     let at = format!("{} {method} {template} ({target:?})", caller.name);
-    let token = caller.token();
     // Fresh orders per cell, so that no cell depends on what an earlier one cancelled.
     let own = match target {
         Target::Own => Some(place_for(stack, caller.account).await),
         _ => None,
     };
     let other = place_for(stack, OTHER_ACCOUNT).await;
-    let path = match (template, target) {
-        (t, Target::Other) => t.replace("{id}", &other),
-        (t, _) if t.contains("{id}") => t.replace("{id}", own.as_deref().unwrap()),
-        ("/v1/orders", _) if method == "DELETE" => "/v1/orders?symbol=AAA-USD".to_owned(),
-        (t, _) => t.replace("{symbol}", "AAA-USD"),
+    let id = match target {
+        Target::Other => Some(other.as_str()),
+        _ => own.as_deref(),
     };
-    let method = Method::from_bytes(method.as_bytes()).unwrap();
-    let body = body(method.as_str(), template);
-    let res = stack
-        .send(method.clone(), &path, token.as_deref(), body.as_ref())
-        .await;
-    let status = res.status().as_u16();
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let answer: Value = res.json().await.unwrap_or(Value::Null);
+    let Answer {
+        status,
+        content_type,
+        body: answer,
+    } = request(stack, caller, (method, template), id).await;
     if status != expected {
         failures.push(format!("{at}: expected {expected}, got {status}: {answer}"));
         return failures;
@@ -239,17 +333,9 @@ async fn cell(
         }
         if status == 404 {
             // Indistinguishable from an order that never existed.
-            let missing = stack
-                .send(
-                    method.clone(),
-                    &path.replace(&other, "ord_0_999999"),
-                    token.as_deref(),
-                    body.as_ref(),
-                )
+            let missing = request(stack, caller, (method, template), Some("ord_0_999999"))
                 .await
-                .json::<Value>()
-                .await
-                .unwrap();
+                .body;
             if missing != answer {
                 failures.push(format!(
                     "{at}: {answer} differs from a missing order's {missing}"
@@ -259,10 +345,11 @@ async fn cell(
     }
 
     // The other account's order is untouched unless the caller was allowed to act on it.
-    let other_acted_on = target == Target::Other && status < 400 && method != Method::GET;
+    let other_acted_on = target == Target::Other && status < 400 && method != "GET";
     let view = owner_view(stack, OTHER_ACCOUNT, &other).await;
     match (other_acted_on, &view) {
-        (false, Some(v)) if v["price"] == "10.00" && v["remaining_quantity"] == "1.500" => {}
+        (false, Some(v))
+            if v.price.as_deref() == Some("10.00") && v.remaining_quantity == "1.500" => {}
         (false, v) => failures.push(format!("{at}: another account's order changed: {v:?}")),
         (true, _) => {}
     }
@@ -270,7 +357,7 @@ async fn cell(
     // Lists and bulk cancels reach the caller's own orders only.
     if status == 200 && template == "/v1/orders" {
         let own = own.as_deref().unwrap();
-        let key = if method == Method::GET {
+        let key = if method == "GET" {
             "orders"
         } else {
             "cancelled"

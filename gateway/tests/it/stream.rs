@@ -3,6 +3,7 @@
 //! [`crate::stream_restart`], which shares the client helpers here).
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -14,8 +15,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tradeplane_sdk::types::{ApiSide, BookView, LevelView};
 
-use crate::harness::{Stack, token, trader};
+use crate::harness::{Stack, order, token, trader};
 
 /// Longest wait for any one message.
 pub(crate) const MESSAGE_DEADLINE: Duration = Duration::from_secs(10);
@@ -106,7 +108,23 @@ fn levels(v: &Value) -> Side {
         .collect()
 }
 
+fn view_levels(levels: &[LevelView]) -> Side {
+    levels
+        .iter()
+        .map(|l| (l.price.clone(), (l.quantity.clone(), u64::from(l.orders))))
+        .collect()
+}
+
 impl Book {
+    /// The book of a `GET /v1/markets/{symbol}/book` answer.
+    pub(crate) fn of_view(view: &BookView) -> Self {
+        Self {
+            bids: view_levels(&view.bids),
+            asks: view_levels(&view.asks),
+        }
+    }
+
+    /// The book of a `book_snapshot` message.
     pub(crate) fn of(v: &Value) -> Self {
         Self {
             bids: levels(&v["bids"]),
@@ -146,23 +164,29 @@ impl Lcg {
 }
 
 /// Places `count` random orders (limit on both sides around 10.00, some market orders)
-/// from accounts 1 to 4; returns how many were accepted.
+/// from accounts 1 to 4, each of which must be accepted.
 async fn random_orders(stack: &Stack, seed: u64, count: usize) {
     let mut rng = Lcg(seed);
     for _ in 0..count {
         let account = rng.below(4) + 1;
-        let side = if rng.below(2) == 0 { "buy" } else { "sell" };
-        let quantity = format!("{}.{:03}", rng.below(3), rng.below(1000) + 1);
-        let body = if rng.below(10) == 0 {
-            json!({"symbol": "AAA-USD", "side": side, "type": "market", "quantity": quantity})
+        let side = if rng.below(2) == 0 {
+            ApiSide::Buy
         } else {
-            let ticks = 190 + rng.below(20);
-            let price = format!("{}.{:02}", ticks * 5 / 100, ticks * 5 % 100);
-            json!({"symbol": "AAA-USD", "side": side, "type": "limit",
-                   "price": price, "quantity": quantity})
+            ApiSide::Sell
         };
-        let res = stack.post("/v1/orders", &trader(account), &body).await;
-        assert!(res.status().is_success(), "{body}: {}", res.status());
+        let quantity = format!("{}.{:03}", rng.below(3), rng.below(1000) + 1);
+        let price = (rng.below(10) != 0).then(|| {
+            let ticks = 190 + rng.below(20);
+            format!("{}.{:02}", ticks * 5 / 100, ticks * 5 % 100)
+        });
+        let body = order("AAA-USD", side, price.as_deref(), &quantity);
+        let res = stack
+            .sdk(&trader(account))
+            .place_order()
+            .body(body.clone())
+            .send()
+            .await;
+        assert!(res.is_ok(), "{body:?}: {res:?}");
     }
 }
 
@@ -184,10 +208,15 @@ async fn replay_until(ws: &mut Ws, book: &mut Book, seq: &mut u64, expected: &Bo
 async fn rest_book(stack: &Stack) -> Book {
     let viewer = token("v", 50, &[Role::Viewer]);
     let res = stack
-        .get("/v1/markets/AAA-USD/book?depth=1000", &viewer)
-        .await;
+        .sdk(&viewer)
+        .get_book()
+        .symbol("AAA-USD")
+        .depth(NonZeroU32::new(1000).unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    Book::of(&res.json::<Value>().await.unwrap())
+    Book::of_view(&res)
 }
 
 #[tokio::test]
@@ -238,9 +267,9 @@ async fn orders_channel_shows_only_the_callers_orders() {
     subscribe(&mut one, "orders").await;
     subscribe(&mut two, "orders").await;
 
-    let a = stack.place_limit(&trader(2), "buy", "9.00").await;
-    let b = stack.place_limit(&trader(1), "sell", "11.00").await;
-    let c = stack.place_limit(&trader(2), "buy", "9.05").await;
+    let a = stack.place_limit(&trader(2), ApiSide::Buy, "9.00").await;
+    let b = stack.place_limit(&trader(1), ApiSide::Sell, "11.00").await;
+    let c = stack.place_limit(&trader(2), ApiSide::Buy, "9.05").await;
 
     let m = next_of(&mut one, "order").await;
     assert_eq!(
@@ -292,17 +321,15 @@ async fn a_slow_reader_is_disconnected_while_a_normal_one_keeps_receiving() {
     const RESUBSCRIBES: usize = 300;
     let stack = Stack::start_configured(|c| c.stream_buffer = 16).await;
     let t = trader(1);
+    let client = stack.sdk(&t);
     // A deep book: each snapshot is ~30 kB, so a reader that reads nothing fills its
     // socket buffers and then its queue.
     for i in 0..LEVELS {
         let ticks = 20 + i;
         let price = format!("{}.{:02}", ticks * 5 / 100, ticks * 5 % 100);
-        let body = json!({"symbol": "AAA-USD", "side": "buy", "type": "limit",
-                          "price": price, "quantity": "0.001"});
-        assert_eq!(
-            stack.post("/v1/orders", &t, &body).await.status(),
-            StatusCode::CREATED
-        );
+        let body = order("AAA-USD", ApiSide::Buy, Some(&price), "0.001");
+        let placed = client.place_order().body(body).send().await.unwrap();
+        assert_eq!(placed.status(), StatusCode::CREATED);
     }
     let mut normal = connect(&stack, Some(&t), None).await;
     next_of(&mut normal, "authenticated").await;
@@ -320,16 +347,15 @@ async fn a_slow_reader_is_disconnected_while_a_normal_one_keeps_receiving() {
         )
         .await;
     }
-    let viewer = token("v", 9, &[Role::Viewer]);
     crate::trades::eventually("the slow reader's disconnection", || async {
-        let text = stack.get("/metrics", &viewer).await.text().await.unwrap();
+        let text = stack.metrics().await;
         text.contains("stream_dropped_clients_total 1")
             .then_some(())
     })
     .await;
 
     // The normal reader is unaffected.
-    let id = stack.place_limit(&t, "sell", "900.00").await;
+    let id = stack.place_limit(&t, ApiSide::Sell, "900.00").await;
     let m = next_of(&mut normal, "order").await;
     assert_eq!(
         (m["event"].as_str(), m["order_id"].as_str()),

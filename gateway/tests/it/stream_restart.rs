@@ -3,6 +3,7 @@
 //! and started again on the same journal and address under a running gateway, including
 //! trades the gateway's feed could not see as they happened.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use gateway::auth::Role;
@@ -15,8 +16,10 @@ use matcher::{
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tradeplane_sdk::Error;
+use tradeplane_sdk::types::{ApiSide, PlaceOrder};
 
-use crate::harness::{Stack, precision, problem, token, trader};
+use crate::harness::{Stack, order, precision, problem, token, trader};
 use crate::stream::{Book, Lcg, MESSAGE_DEADLINE, Ws, connect, next, subscribe};
 use crate::trades::eventually;
 
@@ -113,35 +116,30 @@ impl Placed {
         &mut self,
         stack: &Stack,
         account: u64,
-        side: &str,
+        side: ApiSide,
         price: Option<&str>,
         quantity: &str,
     ) {
         self.count += 1;
-        let mut body = json!({"symbol": SYMBOL, "side": side, "quantity": quantity,
-                              "client_order_id": format!("restart-{}", self.count)});
-        match price {
-            Some(p) => {
-                body["type"] = json!("limit");
-                body["price"] = json!(p);
-            }
-            None => body["type"] = json!("market"),
-        }
-        let token = trader(account);
-        let placed: Value = eventually("the order to be placed", || async {
-            let res = stack.post("/v1/orders", &token, &body).await;
-            match res.status() {
-                StatusCode::SERVICE_UNAVAILABLE => None,
-                StatusCode::CREATED => Some(res.json().await.unwrap()),
-                other => panic!("{body}: {other} {}", res.text().await.unwrap()),
+        let body = PlaceOrder {
+            client_order_id: Some(format!("restart-{}", self.count)),
+            ..order(SYMBOL, side, price, quantity)
+        };
+        let client = stack.sdk(&trader(account));
+        let placed = eventually("the order to be placed", || async {
+            match client.place_order().body(body.clone()).send().await {
+                Err(Error::ErrorResponse(p)) if p.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                    None
+                }
+                Ok(placed) if placed.status() == StatusCode::CREATED => Some(placed.into_inner()),
+                other => panic!("{body:?}: {other:?}"),
             }
         })
         .await;
-        let id = placed["id"].as_str().unwrap();
-        for fill in placed["fills"].as_array().unwrap() {
-            let field = |k: &str| fill[k].as_str().unwrap().to_owned();
+        let fills = placed.fills.expect("a placed order reports its fills");
+        for fill in fills {
             self.fills
-                .push((id.to_owned(), field("price"), field("quantity")));
+                .push((placed.id.clone(), fill.price, fill.quantity));
         }
     }
 
@@ -191,7 +189,11 @@ impl Placed {
         let mut rng = Lcg(seed);
         for _ in 0..count {
             let account = rng.below(4) + 1;
-            let side = if rng.below(2) == 0 { "buy" } else { "sell" };
+            let side = if rng.below(2) == 0 {
+                ApiSide::Buy
+            } else {
+                ApiSide::Sell
+            };
             let lots = rng.below(2000) + 1;
             let quantity = format!("{}.{:03}", lots / 1000, lots % 1000);
             let price = (rng.below(10) != 0).then(|| {
@@ -206,30 +208,41 @@ impl Placed {
 
 /// The shard's book (`GET /book` asks the shard), once the gateway reaches it again.
 async fn shard_book(stack: &Stack) -> Book {
-    let viewer = token("v", 50, &[Role::Viewer]);
-    let path = format!("/v1/markets/{SYMBOL}/book?depth=1000");
+    let viewer = stack.sdk(&token("v", 50, &[Role::Viewer]));
     eventually("the shard's book", || async {
-        let res = stack.get(&path, &viewer).await;
-        match res.status() {
-            StatusCode::SERVICE_UNAVAILABLE => None,
-            StatusCode::OK => Some(Book::of(&res.json::<Value>().await.unwrap())),
-            other => panic!("GET {path}: {other}"),
+        let res = viewer
+            .get_book()
+            .symbol(SYMBOL)
+            .depth(NonZeroU32::new(1000).unwrap())
+            .send()
+            .await;
+        match res {
+            Err(Error::ErrorResponse(p)) if p.status() == StatusCode::SERVICE_UNAVAILABLE => None,
+            Ok(book) if book.status() == StatusCode::OK => Some(Book::of_view(&book)),
+            other => panic!("GET the book: {other:?}"),
         }
     })
     .await
 }
 
-/// The gateway's recent trades, oldest first.
+/// The gateway's recent trades, oldest first, as JSON (to compare with the stream's trade
+/// messages).
 async fn rest_trades(stack: &Stack) -> Vec<Value> {
-    let viewer = token("v", 50, &[Role::Viewer]);
     let res = stack
-        .get(&format!("/v1/markets/{SYMBOL}/trades?limit=1000"), &viewer)
-        .await;
+        .sdk(&token("v", 50, &[Role::Viewer]))
+        .get_trades()
+        .symbol(SYMBOL)
+        .limit(NonZeroU32::new(1000).unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
-    let mut trades = body["trades"].as_array().unwrap().clone();
-    trades.reverse();
-    trades
+    res.into_inner()
+        .trades
+        .iter()
+        .rev()
+        .map(|t| serde_json::to_value(t).unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -248,16 +261,20 @@ async fn a_shard_restarted_mid_stream_gives_subscribers_no_gap_and_no_duplicate(
 
     // Resting orders on both sides, then a buy that takes two of the asks.
     placed
-        .order(&stack, 1, "sell", Some("10.00"), "1.500")
+        .order(&stack, 1, ApiSide::Sell, Some("10.00"), "1.500")
         .await;
     placed
-        .order(&stack, 1, "sell", Some("10.05"), "1.500")
+        .order(&stack, 1, ApiSide::Sell, Some("10.05"), "1.500")
         .await;
     placed
-        .order(&stack, 1, "sell", Some("10.10"), "1.500")
+        .order(&stack, 1, ApiSide::Sell, Some("10.10"), "1.500")
         .await;
-    placed.order(&stack, 3, "buy", Some("9.50"), "1.500").await;
-    placed.order(&stack, 2, "buy", Some("10.05"), "2.000").await;
+    placed
+        .order(&stack, 3, ApiSide::Buy, Some("9.50"), "1.500")
+        .await;
+    placed
+        .order(&stack, 2, ApiSide::Buy, Some("10.05"), "2.000")
+        .await;
     assert_eq!(placed.fills.len(), 2);
     seen.catch_up(&mut ws, &shard_book(&stack).await, placed.fills.len())
         .await;
@@ -265,19 +282,21 @@ async fn a_shard_restarted_mid_stream_gives_subscribers_no_gap_and_no_duplicate(
 
     // Mid-stream: two more crossing orders, and the shard stops at once, whether or not
     // the subscriber (or the gateway's feed) has their events yet.
-    placed.order(&stack, 4, "sell", Some("9.50"), "1.000").await;
-    placed.order(&stack, 2, "buy", None, "0.500").await;
+    placed
+        .order(&stack, 4, ApiSide::Sell, Some("9.50"), "1.000")
+        .await;
+    placed.order(&stack, 2, ApiSide::Buy, None, "0.500").await;
     assert_eq!(placed.fills.len(), 4);
     stack.stop_shard().await;
 
     // While it is down, orders are refused with a retryable 503; the trades the gateway
     // kept are still served.
-    let refused = json!({"symbol": SYMBOL, "side": "buy", "type": "limit",
-                         "price": "10.10", "quantity": "1.000"});
+    let refused = order(SYMBOL, ApiSide::Buy, Some("10.10"), "1.000");
+    let one = stack.sdk(&trader(1));
     for _ in 0..2 {
-        let res = stack.post("/v1/orders", &trader(1), &refused).await;
-        assert!(res.headers().contains_key("retry-after"));
-        problem(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+        let res = one.place_order().body(refused.clone()).send().await;
+        let p = problem(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+        assert!(p.headers().contains_key("retry-after"));
     }
     assert!(rest_trades(&stack).await.len() >= seen_before_stop);
 
@@ -290,15 +309,19 @@ async fn a_shard_restarted_mid_stream_gives_subscribers_no_gap_and_no_duplicate(
     placed.direct(&direct, 5, Side::Buy, 1010, 1000).await;
     placed.direct(&direct, 6, Side::Sell, 950, 200).await;
     assert_eq!(placed.fills.len(), 7, "{:?}", placed.fills);
-    let res = stack.post("/v1/orders", &trader(1), &refused).await;
-    problem(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    let res = one.place_order().body(refused.clone()).send().await;
+    problem(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     drop(direct);
     stack.stop_shard().await;
 
     // Back on the same journal and address; more crossing orders, then random ones.
     stack.restart_shard().await;
-    placed.order(&stack, 4, "buy", Some("10.10"), "3.000").await;
-    placed.order(&stack, 1, "sell", Some("9.00"), "0.250").await;
+    placed
+        .order(&stack, 4, ApiSide::Buy, Some("10.10"), "3.000")
+        .await;
+    placed
+        .order(&stack, 1, ApiSide::Sell, Some("9.00"), "0.250")
+        .await;
     assert_eq!(placed.fills.len(), 9, "{:?}", placed.fills);
     placed.random(&stack, 23, 40).await;
     seen.catch_up(&mut ws, &shard_book(&stack).await, placed.fills.len())
@@ -321,7 +344,9 @@ async fn a_shard_restarted_mid_stream_gives_subscribers_no_gap_and_no_duplicate(
     // last one applied. A repeated delta or trade still queued would arrive before it and
     // fail the checks in `take`.
     let trades = seen.trades.len();
-    placed.order(&stack, 3, "buy", Some("1.00"), "0.001").await;
+    placed
+        .order(&stack, 3, ApiSide::Buy, Some("1.00"), "0.001")
+        .await;
     let sentinel = tokio::time::timeout(CATCH_UP_DEADLINE, async {
         loop {
             let m = next(&mut ws).await;

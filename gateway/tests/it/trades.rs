@@ -1,13 +1,15 @@
 //! Recent trades kept from the shard feed: `GET /v1/markets/{symbol}/trades`.
 
 use std::future::Future;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use gateway::auth::Role;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
+use tradeplane_sdk::types::ApiSide;
 
-use crate::harness::{Stack, problem, token, trader};
+use crate::harness::{Stack, order, problem, raw_problem, token, trader};
 
 /// How long the feed may take to deliver what the shard acknowledged.
 const FEED_DEADLINE: Duration = Duration::from_secs(10);
@@ -34,72 +36,78 @@ where
 #[tokio::test]
 async fn trades_after_crossing_orders_match_the_fills() {
     let stack = Stack::start().await;
-    let maker1 = stack.place_limit(&trader(1), "sell", "10.00").await;
-    let maker2 = stack.place_limit(&trader(1), "sell", "10.05").await;
+    let maker1 = stack.place_limit(&trader(1), ApiSide::Sell, "10.00").await;
+    let maker2 = stack.place_limit(&trader(1), ApiSide::Sell, "10.05").await;
     let res = stack
-        .post(
-            "/v1/orders",
-            &trader(2),
-            &json!({"symbol": "AAA-USD", "side": "buy", "type": "limit",
-                    "price": "10.05", "quantity": "2.000"}),
-        )
-        .await;
+        .sdk(&trader(2))
+        .place_order()
+        .body(order("AAA-USD", ApiSide::Buy, Some("10.05"), "2.000"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
-    let taker: Value = res.json().await.unwrap();
-    let fills = taker["fills"].as_array().unwrap().clone();
-    assert_eq!(fills.len(), 2, "{taker}");
+    let taker = res.into_inner();
+    let fills = taker
+        .fills
+        .clone()
+        .expect("a placed order reports its fills");
+    assert_eq!(fills.len(), 2, "{taker:?}");
 
-    let viewer = token("v", 3, &[Role::Viewer]);
+    let viewer = stack.sdk(&token("v", 3, &[Role::Viewer]));
     let trades = eventually("two trades", || async {
-        let body: Value = stack
-            .get("/v1/markets/AAA-USD/trades", &viewer)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let trades = body["trades"].as_array().unwrap().clone();
-        (trades.len() == 2).then_some(trades)
+        let list = viewer.get_trades().symbol("AAA-USD").send().await.unwrap();
+        (list.trades.len() == 2).then(|| list.into_inner().trades)
     })
     .await;
     // Newest first; fills are in matching order.
     let mut oldest_first = trades.clone();
     oldest_first.reverse();
     for (trade, fill) in oldest_first.iter().zip(&fills) {
-        assert_eq!(trade["price"], fill["price"], "{trade} vs {fill}");
-        assert_eq!(trade["quantity"], fill["quantity"], "{trade} vs {fill}");
-        assert_eq!(trade["symbol"], "AAA-USD");
-        assert_eq!(trade["side"], "buy");
-        assert_eq!(trade["taker_order_id"], taker["id"]);
+        assert_eq!(trade.price, fill.price, "{trade:?} vs {fill:?}");
+        assert_eq!(trade.quantity, fill.quantity, "{trade:?} vs {fill:?}");
+        assert_eq!(trade.symbol, "AAA-USD");
+        assert_eq!(trade.side, ApiSide::Buy);
+        assert_eq!(trade.taker_order_id, taker.id);
     }
-    assert_eq!(oldest_first[0]["maker_order_id"], maker1.as_str());
-    assert_eq!(oldest_first[1]["maker_order_id"], maker2.as_str());
-    assert!(oldest_first[0]["seq"].as_u64() < oldest_first[1]["seq"].as_u64());
+    assert_eq!(oldest_first[0].maker_order_id, maker1);
+    assert_eq!(oldest_first[1].maker_order_id, maker2);
+    assert!(oldest_first[0].seq < oldest_first[1].seq);
 
-    let one: Value = stack
-        .get("/v1/markets/AAA-USD/trades?limit=1", &viewer)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(one["trades"], json!([trades[0]]));
-    let other: Value = stack
-        .get("/v1/markets/BBB-USD/trades", &viewer)
-        .await
-        .json()
+    let one = viewer
+        .get_trades()
+        .symbol("AAA-USD")
+        .limit(NonZeroU32::new(1).unwrap())
+        .send()
         .await
         .unwrap();
-    assert_eq!(other, json!({"symbol": "BBB-USD", "trades": []}));
+    assert_eq!(
+        serde_json::to_value(&one.trades).unwrap(),
+        json!([trades[0]])
+    );
+    let other = viewer.get_trades().symbol("BBB-USD").send().await.unwrap();
+    assert_eq!(other.symbol, "BBB-USD");
+    assert!(other.trades.is_empty(), "{other:?}");
     stack.stop().await;
 }
 
 #[tokio::test]
 async fn trades_refuse_bad_queries_and_unknown_markets() {
     let stack = Stack::start().await;
-    let viewer = token("v", 3, &[Role::Viewer]);
-    for q in ["limit=0", "limit=1001", "limit=x", "depth=3"] {
-        problem(
+    let viewer_token = token("v", 3, &[Role::Viewer]);
+    let viewer = stack.sdk(&viewer_token);
+    let too_many = viewer
+        .get_trades()
+        .symbol("AAA-USD")
+        .limit(NonZeroU32::new(1001).unwrap())
+        .send()
+        .await;
+    problem(too_many, StatusCode::BAD_REQUEST, "invalid_query");
+    // Raw: the SDK's `limit` is a `NonZeroU32` and it sends no unknown parameter, so it
+    // cannot ask for these.
+    for q in ["limit=0", "limit=x", "depth=3"] {
+        raw_problem(
             stack
-                .get(&format!("/v1/markets/AAA-USD/trades?{q}"), &viewer)
+                .get(&format!("/v1/markets/AAA-USD/trades?{q}"), &viewer_token)
                 .await,
             StatusCode::BAD_REQUEST,
             "invalid_query",
@@ -107,10 +115,9 @@ async fn trades_refuse_bad_queries_and_unknown_markets() {
         .await;
     }
     problem(
-        stack.get("/v1/markets/ZZZ-USD/trades", &viewer).await,
+        viewer.get_trades().symbol("ZZZ-USD").send().await,
         StatusCode::NOT_FOUND,
         "market_not_found",
-    )
-    .await;
+    );
     stack.stop().await;
 }

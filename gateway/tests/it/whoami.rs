@@ -4,21 +4,19 @@ use std::time::{Duration, SystemTime};
 
 use gateway::auth::Role;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use tradeplane_sdk::types;
 
-use crate::harness::{Stack, problem, token, token_at};
+use crate::harness::{Stack, problem, raw_problem, token, token_at};
 
 #[tokio::test]
 async fn whoami_echoes_the_token() {
     let stack = Stack::start().await;
     let t = token("alice", 7, &[Role::Trader, Role::Viewer]);
-    let res = stack.get("/v1/whoami", &t).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(
-        body,
-        json!({"subject": "alice", "account": 7, "roles": ["trader", "viewer"]})
-    );
+    let me = stack.sdk(&t).whoami().send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.subject, "alice");
+    assert_eq!(me.account, 7);
+    assert_eq!(me.roles, [types::Role::Trader, types::Role::Viewer]);
     stack.stop().await;
 }
 
@@ -32,25 +30,23 @@ async fn bad_tokens_are_401_problems_with_a_challenge() {
         SystemTime::now() - Duration::from_secs(7200),
         Duration::from_secs(60),
     );
-    let missing = stack
-        .http
-        .get(stack.url("/v1/whoami"))
-        .send()
-        .await
-        .unwrap();
+    let missing = problem(
+        stack.anonymous().whoami().send().await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
     assert_eq!(missing.headers()["www-authenticate"], "Bearer");
-    problem(missing, StatusCode::UNAUTHORIZED, "unauthorized").await;
     for bad in ["garbage", expired.as_str()] {
-        let res = stack.get("/v1/whoami", bad).await;
-        let challenge = res.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let res = problem(
+            stack.sdk(bad).whoami().send().await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
+        let challenge = res.headers()["www-authenticate"].to_str().unwrap();
         assert!(
             challenge.starts_with("Bearer error=\"invalid_token\""),
             "{challenge}"
         );
-        problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
     stack.stop().await;
 }
@@ -59,7 +55,8 @@ async fn bad_tokens_are_401_problems_with_a_challenge() {
 async fn unknown_routes_and_methods_are_problems() {
     let stack = Stack::start().await;
     let t = token("alice", 7, &[Role::Admin]);
-    problem(
+    // Raw: an unknown path and an undocumented method have no SDK call.
+    raw_problem(
         stack.get("/v1/nope", &t).await,
         StatusCode::NOT_FOUND,
         "route_not_found",
@@ -72,6 +69,6 @@ async fn unknown_routes_and_methods_are_problems() {
         .send()
         .await
         .unwrap();
-    problem(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    raw_problem(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     stack.stop().await;
 }
