@@ -57,6 +57,12 @@ pub struct Problem {
     /// Seconds to wait before retrying (429 and 503), as in the `Retry-After` header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u32>,
+    /// The 1-based line of a policy file at fault (`policy_invalid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// How many shards did not answer (`not_ready` from `/readyz`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable_shards: Option<u32>,
 }
 
 /// The document's fixed parts; paths come from the routers.

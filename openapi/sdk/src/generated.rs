@@ -767,6 +767,9 @@ clients should match on.*/
         ///The request member at fault (`price`, `quantity`, `depth`, …), when there is one.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub field: ::std::option::Option<::std::string::String>,
+        ///The 1-based line of a policy file at fault (`policy_invalid`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub line: ::std::option::Option<u32>,
         ///Seconds to wait before retrying (429 and 503), as in the `Retry-After` header.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub retry_after: ::std::option::Option<u32>,
@@ -777,6 +780,9 @@ clients should match on.*/
         ///A URI naming the problem type; ends with `code`.
         #[serde(rename = "type")]
         pub type_: ::std::string::String,
+        ///How many shards did not answer (`not_ready` from `/readyz`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unreachable_shards: ::std::option::Option<u32>,
     }
     impl Problem {
         pub fn builder() -> builder::Problem {
@@ -2738,6 +2744,10 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            line: ::std::result::Result<
+                ::std::option::Option<u32>,
+                ::std::string::String,
+            >,
             retry_after: ::std::result::Result<
                 ::std::option::Option<u32>,
                 ::std::string::String,
@@ -2745,6 +2755,10 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
             status: ::std::result::Result<u32, ::std::string::String>,
             title: ::std::result::Result<::std::string::String, ::std::string::String>,
             type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+            unreachable_shards: ::std::result::Result<
+                ::std::option::Option<u32>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Problem {
             fn default() -> Self {
@@ -2752,10 +2766,12 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     code: Err("no value supplied for code".to_string()),
                     detail: Ok(Default::default()),
                     field: Ok(Default::default()),
+                    line: Ok(Default::default()),
                     retry_after: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
                     title: Err("no value supplied for title".to_string()),
                     type_: Err("no value supplied for type_".to_string()),
+                    unreachable_shards: Ok(Default::default()),
                 }
             }
         }
@@ -2793,6 +2809,18 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for field: {e}")
+                    });
+                self
+            }
+            pub fn line<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<u32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.line = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for line: {e}")
                     });
                 self
             }
@@ -2844,6 +2872,20 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     });
                 self
             }
+            pub fn unreachable_shards<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<u32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unreachable_shards = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for unreachable_shards: {e}"
+                        )
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<Problem> for super::Problem {
             type Error = super::error::ConversionError;
@@ -2854,10 +2896,12 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     code: value.code?,
                     detail: value.detail?,
                     field: value.field?,
+                    line: value.line?,
                     retry_after: value.retry_after?,
                     status: value.status?,
                     title: value.title?,
                     type_: value.type_?,
+                    unreachable_shards: value.unreachable_shards?,
                 })
             }
         }
@@ -2867,10 +2911,12 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     code: Ok(value.code),
                     detail: Ok(value.detail),
                     field: Ok(value.field),
+                    line: Ok(value.line),
                     retry_after: Ok(value.retry_after),
                     status: Ok(value.status),
                     title: Ok(value.title),
                     type_: Ok(value.type_),
+                    unreachable_shards: Ok(value.unreachable_shards),
                 }
             }
         }
