@@ -55,6 +55,7 @@ struct Inner {
     rate_limiter: Option<RateLimiter>,
     metrics: Arc<crate::metrics::Metrics>,
     feed: crate::feed::Feed,
+    control_plane: Option<crate::control::ControlPlane>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -69,6 +70,7 @@ impl std::fmt::Debug for Inner {
             .field("rate_limiter", &self.rate_limiter)
             .field("metrics", &self.metrics)
             .field("feed", &self.feed)
+            .field("control_plane", &self.control_plane)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +131,12 @@ impl AppState {
                 )
             }
         };
+        let control_plane = config
+            .control_plane
+            .as_ref()
+            .map(crate::control::ControlPlane::connect)
+            .transpose()
+            .map_err(|e| StartError::Config(GatewayConfigError::ControlPlane(e)))?;
         Ok(Self(Arc::new(Inner {
             authenticator,
             authorizer,
@@ -139,6 +147,7 @@ impl AppState {
             rate_limiter: config.rate_limit.map(RateLimiter::new),
             metrics,
             feed,
+            control_plane,
         })))
     }
 
@@ -190,6 +199,23 @@ impl AppState {
         &self.0.feed
     }
 
+    /// The job store and queue, if configured.
+    #[must_use]
+    pub fn control_plane(&self) -> Option<&crate::control::ControlPlane> {
+        self.0.control_plane.as_ref()
+    }
+
+    /// The job store and queue, or the 503 `control_plane_unavailable` every job route
+    /// answers without them.
+    ///
+    /// # Errors
+    /// That 503 when no control plane is configured.
+    pub fn require_control_plane(
+        &self,
+    ) -> Result<&crate::control::ControlPlane, crate::problem::Problem> {
+        self.control_plane().ok_or_else(crate::control::unavailable)
+    }
+
     /// The `Idempotency-Key` store, if Redis is configured.
     #[must_use]
     pub fn idempotency(&self) -> Option<&IdempotencyStore> {
@@ -235,7 +261,9 @@ pub(crate) fn documented_routes() -> DocumentedRoutes {
     DocumentedRoutes {
         public: routes::whoami::router()
             .merge(routes::markets::router())
-            .merge(routes::admin::router()),
+            .merge(routes::admin::router())
+            .merge(routes::jobs::router())
+            .merge(routes::dead_letters::router()),
         owned: routes::orders::router(),
         unauthenticated: health::router().merge(openapi::router()),
         self_authenticated: crate::stream::router(),

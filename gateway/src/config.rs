@@ -41,6 +41,51 @@ pub struct PolicyFiles {
     pub policy: PathBuf,
 }
 
+/// Where the control plane's job store (PostgreSQL) and queue index (Redis) live, for the
+/// `/v1/jobs` and `/v1/dead-letters` routes.
+///
+/// Optional as a whole: a gateway in front of the matcher alone has no database, and its job
+/// routes answer 503 `control_plane_unavailable` rather than fail to start. The pools are
+/// lazy, so a gateway with a control plane starts while PostgreSQL or Redis is still away
+/// (those requests answer 503 `unavailable` with `Retry-After` until they are back).
+#[derive(Clone, Debug)]
+pub struct ControlPlaneConfig {
+    /// The job store's database.
+    pub postgres: control_plane::PgConfig,
+    /// The queue index, with its key prefix (tests use one each).
+    pub redis: control_plane::RedisConfig,
+    /// Attempts and backoff of the jobs this gateway enqueues.
+    pub store: control_plane::StoreConfig,
+}
+
+impl ControlPlaneConfig {
+    /// The store and queue at `postgres_url` and `redis_url`, with default limits.
+    #[must_use]
+    pub fn new(postgres_url: impl Into<String>, redis_url: impl Into<String>) -> Self {
+        Self {
+            postgres: control_plane::PgConfig {
+                url: postgres_url.into(),
+                ..control_plane::PgConfig::default()
+            },
+            redis: control_plane::RedisConfig {
+                url: redis_url.into(),
+                ..control_plane::RedisConfig::default()
+            },
+            store: control_plane::StoreConfig::default(),
+        }
+    }
+
+    /// Checks every part.
+    ///
+    /// # Errors
+    /// The control plane's [`control_plane::Error::Config`] for the first invalid part.
+    pub fn validate(&self) -> Result<(), control_plane::Error> {
+        self.postgres.validate()?;
+        self.redis.validate()?;
+        self.store.validate()
+    }
+}
+
 /// The gateway's configuration.
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
@@ -73,6 +118,9 @@ pub struct GatewayConfig {
     /// Messages a WebSocket client may have queued, and feed batches it may fall behind
     /// the bus, before it is disconnected (close code 4008): a slow client costs only itself.
     pub stream_buffer: usize,
+    /// The job store and queue behind `/v1/jobs` and `/v1/dead-letters`; `None` (the
+    /// default): those routes answer 503 `control_plane_unavailable`.
+    pub control_plane: Option<ControlPlaneConfig>,
 }
 
 impl GatewayConfig {
@@ -107,6 +155,7 @@ impl GatewayConfig {
             policy_files: None,
             recent_trades: Self::DEFAULT_RECENT_TRADES,
             stream_buffer: Self::DEFAULT_STREAM_BUFFER,
+            control_plane: None,
         }
     }
 
@@ -155,6 +204,11 @@ impl GatewayConfig {
         {
             return Err(GatewayConfigError::RedisUrl(error.to_string()));
         }
+        if let Some(control_plane) = &self.control_plane {
+            control_plane
+                .validate()
+                .map_err(GatewayConfigError::ControlPlane)?;
+        }
         Ok(())
     }
 }
@@ -177,6 +231,9 @@ pub enum GatewayConfigError {
     /// `redis_url` is not a Redis URL.
     #[error("redis_url: {0}")]
     RedisUrl(String),
+    /// The control plane's settings are invalid.
+    #[error("control_plane: {0}")]
+    ControlPlane(#[source] control_plane::Error),
     /// A limit that must be positive is zero.
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),

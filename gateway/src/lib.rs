@@ -9,6 +9,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod control;
 pub mod decimal;
 pub mod extract;
 pub mod feed;

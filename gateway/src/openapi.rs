@@ -60,6 +60,12 @@ pub struct Problem {
     /// The 1-based line of a policy file at fault (`policy_invalid`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// The job's status when a transition was refused (`invalid_transition`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<String>,
+    /// The unfinished job holding the dedup key (`dedup_conflict`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_job_id: Option<String>,
     /// How many shards did not answer (`not_ready` from `/readyz`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreachable_shards: Option<u32>,
@@ -70,7 +76,7 @@ pub struct Problem {
 #[openapi(
     info(
         title = "tradeplane gateway",
-        description = "The tradeplane REST API: orders and market data behind JWT bearer \
+        description = "The tradeplane REST API: orders, market data and control-plane jobs behind JWT bearer \
             authentication and RBAC. Prices and quantities are decimal strings in each \
             market's precision. Every error is `application/problem+json` with a stable \
             `code`. Mutating requests accept an `Idempotency-Key` header.",
@@ -87,6 +93,7 @@ pub struct Problem {
         (name = "markets", description = "Markets and their order books."),
         (name = "stream", description = "Market data and order updates over a WebSocket."),
         (name = "identity", description = "The caller as the gateway sees it."),
+        (name = "jobs", description = "Control-plane background jobs and dead letters (operator and admin)."),
         (name = "admin", description = "Operating the gateway itself (admin only in the shipped policy)."),
         (name = "health", description = "Liveness and readiness (unauthenticated)."),
         (name = "meta", description = "This document (unauthenticated)."),

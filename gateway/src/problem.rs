@@ -43,7 +43,8 @@
 //!
 //! Error types that know nothing of HTTP become problems in one submodule each, named after
 //! what it maps and holding that type's table of stable codes: the engine's reject reasons
-//! ([`from_reject`], `reject`) and RBAC policy load failures ([`from_rbac`], `rbac`). Shard
+//! ([`from_reject`], `reject`), RBAC policy load failures ([`from_rbac`], `rbac`) and the
+//! control plane's job-store and queue errors ([`from_control_plane`], `control_plane`). Shard
 //! client errors are mapped beside the shard router (`crate::shards::shard_problem`).
 
 use std::error::Error as StdError;
@@ -54,11 +55,13 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+mod control_plane;
 mod rbac;
 mod reject;
 #[cfg(test)]
 mod tests;
 
+pub use self::control_plane::{CONTROL_PLANE_RETRY_AFTER_SECS, from_control_plane};
 pub use rbac::from_rbac;
 pub use reject::from_reject;
 

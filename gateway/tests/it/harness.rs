@@ -113,6 +113,14 @@ impl Stack {
         Self::with_config(routes, dir, stop, vec![shard], configure).await
     }
 
+    /// As [`Self::start`], with the job routes on `control_plane`'s database and prefix.
+    pub(crate) async fn start_with_control_plane(
+        control_plane: &crate::job_support::TestControlPlane,
+    ) -> Self {
+        let config = control_plane.config();
+        Self::start_configured(|c| c.control_plane = Some(config)).await
+    }
+
     /// As [`Self::start`], with a shard that [`Self::stop_shard`] and
     /// [`Self::restart_shard`] stop and start again while the gateway keeps running.
     pub(crate) async fn start_restartable() -> Self {

@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod job_support;
 mod harness;
 mod health;
 mod idempotency;
+mod jobs;
 mod markets;
 mod metrics;
 mod openapi;

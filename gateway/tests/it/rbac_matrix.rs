@@ -1,5 +1,6 @@
 //! The RBAC matrix over HTTP: every caller kind × every authenticated route of the router,
-//! with own-account and other-account orders, under the shipped policy.
+//! with own-account and other-account orders and fresh control-plane jobs, under the
+//! shipped policy.
 //!
 //! The expectation is one table ([`MATRIX`]); every cell is a real request, made through the
 //! SDK as a client would, whose exact status is asserted. Denials must be problem+json with a
@@ -15,14 +16,18 @@
 
 use std::collections::BTreeSet;
 
+use control_plane::{JobStore, NewJob};
 use gateway::auth::Role;
 use reqwest::{Method, Response, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
-use tradeplane_sdk::types::{AmendOrder, ApiSide, OrderBody, PlaceOrder, Problem};
+use tradeplane_sdk::types::{
+    AmendOrder, ApiSide, EnqueueJobs, NewJobBody, OrderBody, PlaceOrder, Problem, ReplayFilter,
+};
 use tradeplane_sdk::{Client, Error, ResponseValue};
 
 use crate::harness::{Stack, limit, token, trader};
+use crate::job_support::TestControlPlane;
 
 /// Whose order a row's request is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +38,8 @@ enum Target {
     Own,
     /// Another account's order (`/v1/orders/{id}` only).
     Other,
+    /// A fresh queued control-plane job (`/v1/jobs/{id}`, `/v1/dead-letters/{id}`).
+    Job,
 }
 
 /// The callers, in the table's column order.
@@ -116,6 +123,17 @@ const MATRIX: &[(&str, &str, Target, [u16; 6])] = &[
     // A plain GET is not a WebSocket upgrade: authenticated and allowed, it is refused 426.
     ("GET",    "/v1/stream",                 Target::None,  [426,   426,   426,     426,  403,    401]),
     ("POST",   "/v1/admin/policies/reload",  Target::None,  [403,   403,   403,     200,  403,    401]),
+    // Control-plane jobs: operator and admin.
+    ("POST",   "/v1/jobs",                   Target::None,  [403,   403,   201,     201,  403,    401]),
+    ("GET",    "/v1/jobs",                   Target::None,  [403,   403,   200,     200,  403,    401]),
+    ("GET",    "/v1/jobs/{id}",              Target::Job,   [403,   403,   200,     200,  403,    401]),
+    ("POST",   "/v1/jobs/{id}/cancel",       Target::Job,   [403,   403,   200,     200,  403,    401]),
+    ("GET",    "/v1/dead-letters",           Target::None,  [403,   403,   200,     200,  403,    401]),
+    ("POST",   "/v1/dead-letters/replay",    Target::None,  [403,   403,   200,     200,  403,    401]),
+    // A queued job is no dead letter: 409 shows the request got past the policy.
+    ("POST",   "/v1/dead-letters/{id}/replay", Target::Job, [403,   403,   409,     409,  403,    401]),
+    // Purging is irreversible: admin only.
+    ("DELETE", "/v1/dead-letters/{id}",      Target::Job,   [403,   403,   403,     409,  403,    401]),
 ];
 
 /// The stable code of each denial status.
@@ -124,6 +142,7 @@ fn denial_code(status: u16) -> &'static str {
         401 => "unauthorized",
         403 => "forbidden",
         404 => "order_not_found",
+        409 => "invalid_transition",
         426 => "upgrade_required",
         other => panic!("no denial code for {other}"),
     }
@@ -219,6 +238,28 @@ async fn request(
         ("POST", "/v1/admin/policies/reload") => {
             Answer::of(client.reload_policies().send().await).await
         }
+        ("POST", "/v1/jobs") => {
+            let body = EnqueueJobs {
+                jobs: vec![new_job()],
+            };
+            Answer::of(client.enqueue_jobs().body(body).send().await).await
+        }
+        ("GET", "/v1/jobs") => Answer::of(client.list_jobs().send().await).await,
+        ("GET", "/v1/jobs/{id}") => Answer::of(client.get_job().id(id()).send().await).await,
+        ("POST", "/v1/jobs/{id}/cancel") => {
+            Answer::of(client.cancel_job().id(id()).send().await).await
+        }
+        ("GET", "/v1/dead-letters") => Answer::of(client.list_dead_letters().send().await).await,
+        ("POST", "/v1/dead-letters/replay") => {
+            let body = ReplayFilter::default();
+            Answer::of(client.replay_dead_letters().body(body).send().await).await
+        }
+        ("POST", "/v1/dead-letters/{id}/replay") => {
+            Answer::of(client.replay_dead_letter().id(id()).send().await).await
+        }
+        ("DELETE", "/v1/dead-letters/{id}") => {
+            Answer::of(client.purge_dead_letter().id(id()).send().await).await
+        }
         ("GET", "/v1/stream") => {
             // Raw: the WebSocket route has no SDK call (and this plain GET is no upgrade).
             let token = caller.token();
@@ -228,6 +269,17 @@ async fn request(
             Answer::raw(res).await
         }
         other => panic!("no request for {other:?}: add one with the row"),
+    }
+}
+
+fn new_job() -> NewJobBody {
+    NewJobBody {
+        queue: "rbac".to_owned(),
+        type_: "noop".to_owned(),
+        payload: None,
+        run_at_ms: None,
+        max_attempts: None,
+        dedup_key: None,
     }
 }
 
@@ -273,7 +325,7 @@ fn matrix_covers_every_documented_route() {
     );
     // Every order-by-id route is tried on both an own and another account's order.
     for (method, template) in &documented {
-        if template.contains("{id}") {
+        if template.starts_with("/v1/orders/") && template.contains("{id}") {
             for target in [Target::Own, Target::Other] {
                 assert!(
                     MATRIX
@@ -298,6 +350,7 @@ async fn owner_view(stack: &Stack, owner: u64, id: &str) -> Option<OrderBody> {
 /// One cell: prepares the orders it needs, sends the request, and returns the mismatches.
 async fn cell(
     stack: &Stack,
+    jobs: &JobStore,
     (method, template, target): (&str, &str, Target),
     caller: &Caller,
     expected: u16,
@@ -310,8 +363,24 @@ async fn cell(
         _ => None,
     };
     let other = place_for(stack, OTHER_ACCOUNT).await;
+    let job = match target {
+        Target::Job => Some(
+            jobs.enqueue(NewJob::new(
+                "rbac",
+                "noop",
+                Value::Object(Default::default()),
+            ))
+            .await
+            .unwrap()
+            .job
+            .id
+            .to_string(),
+        ),
+        _ => None,
+    };
     let id = match target {
         Target::Other => Some(other.as_str()),
+        Target::Job => job.as_deref(),
         _ => own.as_deref(),
     };
     let Answer {
@@ -331,7 +400,7 @@ async fn cell(
                 "{at}: expected a {code} problem, got {content_type:?} {answer}"
             ));
         }
-        if status == 404 {
+        if status == 404 && template.starts_with("/v1/orders/") {
             // Indistinguishable from an order that never existed.
             let missing = request(stack, caller, (method, template), Some("ord_0_999999"))
                 .await
@@ -379,13 +448,23 @@ async fn cell(
 
 #[tokio::test]
 async fn every_caller_on_every_route_gets_the_expected_status() {
-    let stack = Stack::start().await;
+    let control_plane = TestControlPlane::new().await;
+    let stack = Stack::start_with_control_plane(&control_plane).await;
     let mut failures = Vec::new();
     let mut cells = 0;
     for (method, template, target, expected) in MATRIX {
         for (caller, expected) in CALLERS.iter().zip(expected) {
             cells += 1;
-            failures.extend(cell(&stack, (method, template, *target), caller, *expected).await);
+            failures.extend(
+                cell(
+                    &stack,
+                    control_plane.store(),
+                    (method, template, *target),
+                    caller,
+                    *expected,
+                )
+                .await,
+            );
         }
     }
     assert_eq!(cells, MATRIX.len() * CALLERS.len());

@@ -25,6 +25,168 @@ included), or both.*/
             Default::default()
         }
     }
+    ///What happened to a job, as recorded in its audit trail.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum ApiAuditEvent {
+        #[serde(rename = "enqueued")]
+        Enqueued,
+        #[serde(rename = "started")]
+        Started,
+        #[serde(rename = "succeeded")]
+        Succeeded,
+        #[serde(rename = "failed")]
+        Failed,
+        #[serde(rename = "retry_scheduled")]
+        RetryScheduled,
+        #[serde(rename = "dead_lettered")]
+        DeadLettered,
+        #[serde(rename = "replayed")]
+        Replayed,
+        #[serde(rename = "cancelled")]
+        Cancelled,
+        #[serde(rename = "purged")]
+        Purged,
+        #[serde(rename = "reclaimed")]
+        Reclaimed,
+        #[serde(rename = "released")]
+        Released,
+    }
+    impl ::std::fmt::Display for ApiAuditEvent {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Enqueued => f.write_str("enqueued"),
+                Self::Started => f.write_str("started"),
+                Self::Succeeded => f.write_str("succeeded"),
+                Self::Failed => f.write_str("failed"),
+                Self::RetryScheduled => f.write_str("retry_scheduled"),
+                Self::DeadLettered => f.write_str("dead_lettered"),
+                Self::Replayed => f.write_str("replayed"),
+                Self::Cancelled => f.write_str("cancelled"),
+                Self::Purged => f.write_str("purged"),
+                Self::Reclaimed => f.write_str("reclaimed"),
+                Self::Released => f.write_str("released"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ApiAuditEvent {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "enqueued" => Ok(Self::Enqueued),
+                "started" => Ok(Self::Started),
+                "succeeded" => Ok(Self::Succeeded),
+                "failed" => Ok(Self::Failed),
+                "retry_scheduled" => Ok(Self::RetryScheduled),
+                "dead_lettered" => Ok(Self::DeadLettered),
+                "replayed" => Ok(Self::Replayed),
+                "cancelled" => Ok(Self::Cancelled),
+                "purged" => Ok(Self::Purged),
+                "reclaimed" => Ok(Self::Reclaimed),
+                "released" => Ok(Self::Released),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ApiAuditEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ApiAuditEvent {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Where a job is in its life.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum ApiJobStatus {
+        #[serde(rename = "queued")]
+        Queued,
+        #[serde(rename = "scheduled")]
+        Scheduled,
+        #[serde(rename = "running")]
+        Running,
+        #[serde(rename = "succeeded")]
+        Succeeded,
+        #[serde(rename = "dead")]
+        Dead,
+        #[serde(rename = "cancelled")]
+        Cancelled,
+    }
+    impl ::std::fmt::Display for ApiJobStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Queued => f.write_str("queued"),
+                Self::Scheduled => f.write_str("scheduled"),
+                Self::Running => f.write_str("running"),
+                Self::Succeeded => f.write_str("succeeded"),
+                Self::Dead => f.write_str("dead"),
+                Self::Cancelled => f.write_str("cancelled"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ApiJobStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "queued" => Ok(Self::Queued),
+                "scheduled" => Ok(Self::Scheduled),
+                "running" => Ok(Self::Running),
+                "succeeded" => Ok(Self::Succeeded),
+                "dead" => Ok(Self::Dead),
+                "cancelled" => Ok(Self::Cancelled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ApiJobStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ApiJobStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///Limit or market.
     #[derive(
         ::serde::Deserialize,
@@ -257,6 +419,31 @@ included), or both.*/
             value.parse()
         }
     }
+    ///One entry of a job's history.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AuditEntryBody {
+        ///When it happened (Unix ms).
+        pub at_ms: u64,
+        ///The job's attempt number at that point.
+        pub attempt: u32,
+        ///The error (`failed`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        pub event: ApiAuditEvent,
+        ///The retry time (`retry_scheduled`, Unix ms).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub retry_at_ms: ::std::option::Option<u64>,
+        ///Increasing sequence number: the order of the trail.
+        pub seq: i64,
+        ///The worker (`started`, `succeeded`, `failed`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub worker_id: ::std::option::Option<::std::string::String>,
+    }
+    impl AuditEntryBody {
+        pub fn builder() -> builder::AuditEntryBody {
+            Default::default()
+        }
+    }
     /**Level changes on `book:{symbol}`.
 
 Apply one only if its `prev_seq` equals the `seq` of the snapshot or delta applied last;
@@ -347,6 +534,42 @@ message, sent within 10 seconds.*/
             channel: ::std::string::String,
         },
     }
+    ///The body of `POST /v1/jobs`: one job is a batch of one.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct EnqueueJobs {
+        ///1 to 1000 jobs, enqueued in one transaction: all or none.
+        pub jobs: ::std::vec::Vec<NewJobBody>,
+    }
+    impl EnqueueJobs {
+        pub fn builder() -> builder::EnqueueJobs {
+            Default::default()
+        }
+    }
+    ///What enqueueing one job did.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EnqueuedJob {
+        /**`false` when an unfinished job of the queue already held the dedup key: `job` is
+that job, and nothing new was created.*/
+        pub created: bool,
+        pub job: JobBody,
+    }
+    impl EnqueuedJob {
+        pub fn builder() -> builder::EnqueuedJob {
+            Default::default()
+        }
+    }
+    ///The answer of `POST /v1/jobs`, in request order.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EnqueuedJobs {
+        ///One entry per requested job.
+        pub jobs: ::std::vec::Vec<EnqueuedJob>,
+    }
+    impl EnqueuedJobs {
+        pub fn builder() -> builder::EnqueuedJobs {
+            Default::default()
+        }
+    }
     ///One trade of the order.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Fill {
@@ -368,6 +591,76 @@ message, sent within 10 seconds.*/
     }
     impl Health {
         pub fn builder() -> builder::Health {
+            Default::default()
+        }
+    }
+    ///A job as stored.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct JobBody {
+        ///Attempts started so far.
+        pub attempt: u32,
+        ///Creation time (Unix ms).
+        pub created_at_ms: u64,
+        ///Its dedup key, if any.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub dedup_key: ::std::option::Option<::std::string::String>,
+        ///When it succeeded, died or was cancelled (Unix ms).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub finished_at_ms: ::std::option::Option<u64>,
+        ///`job_` + 32 hex digits; ids sort by creation time.
+        pub id: ::std::string::String,
+        ///The last failure's message.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_error: ::std::option::Option<::std::string::String>,
+        ///Attempts allowed before dead-lettering.
+        pub max_attempts: u32,
+        ///The handler's input.
+        pub payload: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///The queue.
+        pub queue: ::std::string::String,
+        ///When it is (or was) due (Unix ms).
+        pub run_at_ms: u64,
+        ///When the current or last attempt started (Unix ms).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at_ms: ::std::option::Option<u64>,
+        pub status: ApiJobStatus,
+        ///The handler.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+        ///Last change (Unix ms).
+        pub updated_at_ms: u64,
+        ///The worker of the current or last attempt.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub worker_id: ::std::option::Option<::std::string::String>,
+    }
+    impl JobBody {
+        pub fn builder() -> builder::JobBody {
+            Default::default()
+        }
+    }
+    ///The answer of `GET /v1/jobs/{id}`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct JobDetailBody {
+        ///Its history, oldest first.
+        pub audit: ::std::vec::Vec<AuditEntryBody>,
+        pub job: JobBody,
+    }
+    impl JobDetailBody {
+        pub fn builder() -> builder::JobDetailBody {
+            Default::default()
+        }
+    }
+    ///A page of jobs, newest first.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct JobList {
+        ///The jobs.
+        pub jobs: ::std::vec::Vec<JobBody>,
+        ///Pass as `cursor` for the next (older) page; absent on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl JobList {
+        pub fn builder() -> builder::JobList {
             Default::default()
         }
     }
@@ -431,6 +724,37 @@ message, sent within 10 seconds.*/
     }
     impl MarketView {
         pub fn builder() -> builder::MarketView {
+            Default::default()
+        }
+    }
+    ///One job to enqueue.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct NewJobBody {
+        /**While an unfinished job of the queue holds this key (1 to 256 bytes), enqueueing
+answers that job instead of creating another.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub dedup_key: ::std::option::Option<::std::string::String>,
+        /**Attempts before the job becomes a dead letter; absent: the configured default (5).
+Larger values are lowered to the configured cap (25).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_attempts: ::std::option::Option<::std::num::NonZeroU32>,
+        ///The handler's input (an empty object when absent).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payload: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        ///The queue (`[A-Za-z0-9_.:-]{1,128}`).
+        pub queue: ::std::string::String,
+        ///Run no earlier than this (Unix ms); absent: now.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub run_at_ms: ::std::option::Option<u64>,
+        ///The handler that runs it (`[A-Za-z0-9_.:-]{1,128}`).
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl NewJobBody {
+        pub fn builder() -> builder::NewJobBody {
             Default::default()
         }
     }
@@ -764,9 +1088,15 @@ clients should match on.*/
         ///A human-readable explanation of this occurrence. A 5xx never shows internals.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub detail: ::std::option::Option<::std::string::String>,
+        ///The unfinished job holding the dedup key (`dedup_conflict`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub existing_job_id: ::std::option::Option<::std::string::String>,
         ///The request member at fault (`price`, `quantity`, `depth`, …), when there is one.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub field: ::std::option::Option<::std::string::String>,
+        ///The job's status when a transition was refused (`invalid_transition`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub job_status: ::std::option::Option<::std::string::String>,
         ///The 1-based line of a policy file at fault (`policy_invalid`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub line: ::std::option::Option<u32>,
@@ -799,6 +1129,39 @@ clients should match on.*/
     }
     impl Ready {
         pub fn builder() -> builder::Ready {
+            Default::default()
+        }
+    }
+    ///The body of `POST /v1/dead-letters/replay`: which dead letters to replay.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct ReplayFilter {
+        ///Most dead letters replayed by this request, 1 to 500 (100), oldest first.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<::std::num::NonZeroU32>,
+        ///Only this queue.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub queue: ::std::option::Option<::std::string::String>,
+        ///Only this handler.
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    impl ReplayFilter {
+        pub fn builder() -> builder::ReplayFilter {
+            Default::default()
+        }
+    }
+    ///What a bulk replay did.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ReplayReportBody {
+        ///Jobs queued again, oldest first.
+        pub replayed: ::std::vec::Vec<::std::string::String>,
+        /**Dead letters left dead: an unfinished job holds their dedup key, or another request
+replayed or purged them meanwhile.*/
+        pub skipped: ::std::vec::Vec<::std::string::String>,
+    }
+    impl ReplayReportBody {
+        pub fn builder() -> builder::ReplayReportBody {
             Default::default()
         }
     }
@@ -1109,6 +1472,153 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                 Self {
                     price: Ok(value.price),
                     quantity: Ok(value.quantity),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AuditEntryBody {
+            at_ms: ::std::result::Result<u64, ::std::string::String>,
+            attempt: ::std::result::Result<u32, ::std::string::String>,
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event: ::std::result::Result<super::ApiAuditEvent, ::std::string::String>,
+            retry_at_ms: ::std::result::Result<
+                ::std::option::Option<u64>,
+                ::std::string::String,
+            >,
+            seq: ::std::result::Result<i64, ::std::string::String>,
+            worker_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AuditEntryBody {
+            fn default() -> Self {
+                Self {
+                    at_ms: Err("no value supplied for at_ms".to_string()),
+                    attempt: Err("no value supplied for attempt".to_string()),
+                    error: Ok(Default::default()),
+                    event: Err("no value supplied for event".to_string()),
+                    retry_at_ms: Ok(Default::default()),
+                    seq: Err("no value supplied for seq".to_string()),
+                    worker_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl AuditEntryBody {
+            pub fn at_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.at_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for at_ms: {e}")
+                    });
+                self
+            }
+            pub fn attempt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempt: {e}")
+                    });
+                self
+            }
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
+                self
+            }
+            pub fn event<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiAuditEvent>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event: {e}")
+                    });
+                self
+            }
+            pub fn retry_at_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<u64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.retry_at_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for retry_at_ms: {e}")
+                    });
+                self
+            }
+            pub fn seq<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seq = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for seq: {e}")
+                    });
+                self
+            }
+            pub fn worker_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.worker_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for worker_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AuditEntryBody> for super::AuditEntryBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AuditEntryBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    at_ms: value.at_ms?,
+                    attempt: value.attempt?,
+                    error: value.error?,
+                    event: value.event?,
+                    retry_at_ms: value.retry_at_ms?,
+                    seq: value.seq?,
+                    worker_id: value.worker_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AuditEntryBody> for AuditEntryBody {
+            fn from(value: super::AuditEntryBody) -> Self {
+                Self {
+                    at_ms: Ok(value.at_ms),
+                    attempt: Ok(value.attempt),
+                    error: Ok(value.error),
+                    event: Ok(value.event),
+                    retry_at_ms: Ok(value.retry_at_ms),
+                    seq: Ok(value.seq),
+                    worker_id: Ok(value.worker_id),
                 }
             }
         }
@@ -1443,6 +1953,146 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct EnqueueJobs {
+            jobs: ::std::result::Result<
+                ::std::vec::Vec<super::NewJobBody>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EnqueueJobs {
+            fn default() -> Self {
+                Self {
+                    jobs: Err("no value supplied for jobs".to_string()),
+                }
+            }
+        }
+        impl EnqueueJobs {
+            pub fn jobs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::NewJobBody>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jobs = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jobs: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EnqueueJobs> for super::EnqueueJobs {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EnqueueJobs,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { jobs: value.jobs? })
+            }
+        }
+        impl ::std::convert::From<super::EnqueueJobs> for EnqueueJobs {
+            fn from(value: super::EnqueueJobs) -> Self {
+                Self { jobs: Ok(value.jobs) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EnqueuedJob {
+            created: ::std::result::Result<bool, ::std::string::String>,
+            job: ::std::result::Result<super::JobBody, ::std::string::String>,
+        }
+        impl ::std::default::Default for EnqueuedJob {
+            fn default() -> Self {
+                Self {
+                    created: Err("no value supplied for created".to_string()),
+                    job: Err("no value supplied for job".to_string()),
+                }
+            }
+        }
+        impl EnqueuedJob {
+            pub fn created<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created: {e}")
+                    });
+                self
+            }
+            pub fn job<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::JobBody>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.job = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for job: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EnqueuedJob> for super::EnqueuedJob {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EnqueuedJob,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created: value.created?,
+                    job: value.job?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EnqueuedJob> for EnqueuedJob {
+            fn from(value: super::EnqueuedJob) -> Self {
+                Self {
+                    created: Ok(value.created),
+                    job: Ok(value.job),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EnqueuedJobs {
+            jobs: ::std::result::Result<
+                ::std::vec::Vec<super::EnqueuedJob>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EnqueuedJobs {
+            fn default() -> Self {
+                Self {
+                    jobs: Err("no value supplied for jobs".to_string()),
+                }
+            }
+        }
+        impl EnqueuedJobs {
+            pub fn jobs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EnqueuedJob>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jobs = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jobs: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EnqueuedJobs> for super::EnqueuedJobs {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EnqueuedJobs,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { jobs: value.jobs? })
+            }
+        }
+        impl ::std::convert::From<super::EnqueuedJobs> for EnqueuedJobs {
+            fn from(value: super::EnqueuedJobs) -> Self {
+                Self { jobs: Ok(value.jobs) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Fill {
             price: ::std::result::Result<::std::string::String, ::std::string::String>,
             quantity: ::std::result::Result<
@@ -1539,6 +2189,421 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
         impl ::std::convert::From<super::Health> for Health {
             fn from(value: super::Health) -> Self {
                 Self { status: Ok(value.status) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JobBody {
+            attempt: ::std::result::Result<u32, ::std::string::String>,
+            created_at_ms: ::std::result::Result<u64, ::std::string::String>,
+            dedup_key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            finished_at_ms: ::std::result::Result<
+                ::std::option::Option<u64>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            last_error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            max_attempts: ::std::result::Result<u32, ::std::string::String>,
+            payload: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            queue: ::std::result::Result<::std::string::String, ::std::string::String>,
+            run_at_ms: ::std::result::Result<u64, ::std::string::String>,
+            started_at_ms: ::std::result::Result<
+                ::std::option::Option<u64>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::ApiJobStatus, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+            updated_at_ms: ::std::result::Result<u64, ::std::string::String>,
+            worker_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JobBody {
+            fn default() -> Self {
+                Self {
+                    attempt: Err("no value supplied for attempt".to_string()),
+                    created_at_ms: Err(
+                        "no value supplied for created_at_ms".to_string(),
+                    ),
+                    dedup_key: Ok(Default::default()),
+                    finished_at_ms: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    last_error: Ok(Default::default()),
+                    max_attempts: Err("no value supplied for max_attempts".to_string()),
+                    payload: Err("no value supplied for payload".to_string()),
+                    queue: Err("no value supplied for queue".to_string()),
+                    run_at_ms: Err("no value supplied for run_at_ms".to_string()),
+                    started_at_ms: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    updated_at_ms: Err(
+                        "no value supplied for updated_at_ms".to_string(),
+                    ),
+                    worker_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl JobBody {
+            pub fn attempt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempt: {e}")
+                    });
+                self
+            }
+            pub fn created_at_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at_ms: {e}")
+                    });
+                self
+            }
+            pub fn dedup_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.dedup_key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for dedup_key: {e}")
+                    });
+                self
+            }
+            pub fn finished_at_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<u64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.finished_at_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for finished_at_ms: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn last_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_error: {e}")
+                    });
+                self
+            }
+            pub fn max_attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for max_attempts: {e}")
+                    });
+                self
+            }
+            pub fn payload<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payload = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for payload: {e}")
+                    });
+                self
+            }
+            pub fn queue<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.queue = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for queue: {e}")
+                    });
+                self
+            }
+            pub fn run_at_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.run_at_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for run_at_ms: {e}")
+                    });
+                self
+            }
+            pub fn started_at_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<u64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.started_at_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for started_at_ms: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiJobStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn updated_at_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at_ms: {e}")
+                    });
+                self
+            }
+            pub fn worker_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.worker_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for worker_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JobBody> for super::JobBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JobBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempt: value.attempt?,
+                    created_at_ms: value.created_at_ms?,
+                    dedup_key: value.dedup_key?,
+                    finished_at_ms: value.finished_at_ms?,
+                    id: value.id?,
+                    last_error: value.last_error?,
+                    max_attempts: value.max_attempts?,
+                    payload: value.payload?,
+                    queue: value.queue?,
+                    run_at_ms: value.run_at_ms?,
+                    started_at_ms: value.started_at_ms?,
+                    status: value.status?,
+                    type_: value.type_?,
+                    updated_at_ms: value.updated_at_ms?,
+                    worker_id: value.worker_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JobBody> for JobBody {
+            fn from(value: super::JobBody) -> Self {
+                Self {
+                    attempt: Ok(value.attempt),
+                    created_at_ms: Ok(value.created_at_ms),
+                    dedup_key: Ok(value.dedup_key),
+                    finished_at_ms: Ok(value.finished_at_ms),
+                    id: Ok(value.id),
+                    last_error: Ok(value.last_error),
+                    max_attempts: Ok(value.max_attempts),
+                    payload: Ok(value.payload),
+                    queue: Ok(value.queue),
+                    run_at_ms: Ok(value.run_at_ms),
+                    started_at_ms: Ok(value.started_at_ms),
+                    status: Ok(value.status),
+                    type_: Ok(value.type_),
+                    updated_at_ms: Ok(value.updated_at_ms),
+                    worker_id: Ok(value.worker_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JobDetailBody {
+            audit: ::std::result::Result<
+                ::std::vec::Vec<super::AuditEntryBody>,
+                ::std::string::String,
+            >,
+            job: ::std::result::Result<super::JobBody, ::std::string::String>,
+        }
+        impl ::std::default::Default for JobDetailBody {
+            fn default() -> Self {
+                Self {
+                    audit: Err("no value supplied for audit".to_string()),
+                    job: Err("no value supplied for job".to_string()),
+                }
+            }
+        }
+        impl JobDetailBody {
+            pub fn audit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::AuditEntryBody>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.audit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for audit: {e}")
+                    });
+                self
+            }
+            pub fn job<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::JobBody>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.job = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for job: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JobDetailBody> for super::JobDetailBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JobDetailBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    audit: value.audit?,
+                    job: value.job?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JobDetailBody> for JobDetailBody {
+            fn from(value: super::JobDetailBody) -> Self {
+                Self {
+                    audit: Ok(value.audit),
+                    job: Ok(value.job),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JobList {
+            jobs: ::std::result::Result<
+                ::std::vec::Vec<super::JobBody>,
+                ::std::string::String,
+            >,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JobList {
+            fn default() -> Self {
+                Self {
+                    jobs: Err("no value supplied for jobs".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl JobList {
+            pub fn jobs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::JobBody>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jobs = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jobs: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JobList> for super::JobList {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JobList,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    jobs: value.jobs?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JobList> for JobList {
+            fn from(value: super::JobList) -> Self {
+                Self {
+                    jobs: Ok(value.jobs),
+                    next_cursor: Ok(value.next_cursor),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -1886,6 +2951,148 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     min_price: Ok(value.min_price),
                     symbol: Ok(value.symbol),
                     tick_size: Ok(value.tick_size),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NewJobBody {
+            dedup_key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            max_attempts: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU32>,
+                ::std::string::String,
+            >,
+            payload: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            queue: ::std::result::Result<::std::string::String, ::std::string::String>,
+            run_at_ms: ::std::result::Result<
+                ::std::option::Option<u64>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for NewJobBody {
+            fn default() -> Self {
+                Self {
+                    dedup_key: Ok(Default::default()),
+                    max_attempts: Ok(Default::default()),
+                    payload: Ok(Default::default()),
+                    queue: Err("no value supplied for queue".to_string()),
+                    run_at_ms: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl NewJobBody {
+            pub fn dedup_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.dedup_key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for dedup_key: {e}")
+                    });
+                self
+            }
+            pub fn max_attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for max_attempts: {e}")
+                    });
+                self
+            }
+            pub fn payload<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payload = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for payload: {e}")
+                    });
+                self
+            }
+            pub fn queue<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.queue = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for queue: {e}")
+                    });
+                self
+            }
+            pub fn run_at_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<u64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.run_at_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for run_at_ms: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NewJobBody> for super::NewJobBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NewJobBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    dedup_key: value.dedup_key?,
+                    max_attempts: value.max_attempts?,
+                    payload: value.payload?,
+                    queue: value.queue?,
+                    run_at_ms: value.run_at_ms?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NewJobBody> for NewJobBody {
+            fn from(value: super::NewJobBody) -> Self {
+                Self {
+                    dedup_key: Ok(value.dedup_key),
+                    max_attempts: Ok(value.max_attempts),
+                    payload: Ok(value.payload),
+                    queue: Ok(value.queue),
+                    run_at_ms: Ok(value.run_at_ms),
+                    type_: Ok(value.type_),
                 }
             }
         }
@@ -2740,7 +3947,15 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            existing_job_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             field: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            job_status: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
@@ -2765,7 +3980,9 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                 Self {
                     code: Err("no value supplied for code".to_string()),
                     detail: Ok(Default::default()),
+                    existing_job_id: Ok(Default::default()),
                     field: Ok(Default::default()),
+                    job_status: Ok(Default::default()),
                     line: Ok(Default::default()),
                     retry_after: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
@@ -2800,6 +4017,20 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     });
                 self
             }
+            pub fn existing_job_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.existing_job_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for existing_job_id: {e}"
+                        )
+                    });
+                self
+            }
             pub fn field<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2809,6 +4040,18 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for field: {e}")
+                    });
+                self
+            }
+            pub fn job_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.job_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_status: {e}")
                     });
                 self
             }
@@ -2895,7 +4138,9 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                 Ok(Self {
                     code: value.code?,
                     detail: value.detail?,
+                    existing_job_id: value.existing_job_id?,
                     field: value.field?,
+                    job_status: value.job_status?,
                     line: value.line?,
                     retry_after: value.retry_after?,
                     status: value.status?,
@@ -2910,7 +4155,9 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                 Self {
                     code: Ok(value.code),
                     detail: Ok(value.detail),
+                    existing_job_id: Ok(value.existing_job_id),
                     field: Ok(value.field),
+                    job_status: Ok(value.job_status),
                     line: Ok(value.line),
                     retry_after: Ok(value.retry_after),
                     status: Ok(value.status),
@@ -2975,6 +4222,155 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                 Self {
                     shards: Ok(value.shards),
                     status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReplayFilter {
+            limit: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU32>,
+                ::std::string::String,
+            >,
+            queue: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReplayFilter {
+            fn default() -> Self {
+                Self {
+                    limit: Ok(Default::default()),
+                    queue: Ok(Default::default()),
+                    type_: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReplayFilter {
+            pub fn limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.limit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for limit: {e}")
+                    });
+                self
+            }
+            pub fn queue<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.queue = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for queue: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReplayFilter> for super::ReplayFilter {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReplayFilter,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    limit: value.limit?,
+                    queue: value.queue?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReplayFilter> for ReplayFilter {
+            fn from(value: super::ReplayFilter) -> Self {
+                Self {
+                    limit: Ok(value.limit),
+                    queue: Ok(value.queue),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReplayReportBody {
+            replayed: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            skipped: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReplayReportBody {
+            fn default() -> Self {
+                Self {
+                    replayed: Err("no value supplied for replayed".to_string()),
+                    skipped: Err("no value supplied for skipped".to_string()),
+                }
+            }
+        }
+        impl ReplayReportBody {
+            pub fn replayed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.replayed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for replayed: {e}")
+                    });
+                self
+            }
+            pub fn skipped<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.skipped = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for skipped: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReplayReportBody> for super::ReplayReportBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReplayReportBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    replayed: value.replayed?,
+                    skipped: value.skipped?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReplayReportBody> for ReplayReportBody {
+            fn from(value: super::ReplayReportBody) -> Self {
+                Self {
+                    replayed: Ok(value.replayed),
+                    skipped: Ok(value.skipped),
                 }
             }
         }
@@ -3401,7 +4797,7 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
 #[derive(Clone, Debug)]
 /**Client for tradeplane gateway
 
-The tradeplane REST API: orders and market data behind JWT bearer authentication and RBAC. Prices and quantities are decimal strings in each market's precision. Every error is `application/problem+json` with a stable `code`. Mutating requests accept an `Idempotency-Key` header.
+The tradeplane REST API: orders, market data and control-plane jobs behind JWT bearer authentication and RBAC. Prices and quantities are decimal strings in each market's precision. Every error is `application/problem+json` with a stable `code`. Mutating requests accept an `Idempotency-Key` header.
 
 Version: 0.1.0*/
 pub struct Client {
@@ -3539,6 +4935,182 @@ let response = client.reload_policies()
 ```*/
     pub fn reload_policies(&self) -> builder::ReloadPolicies<'_> {
         builder::ReloadPolicies::new(self)
+    }
+    /**List dead letters
+
+Jobs whose every attempt failed (status `dead`), newest first, one page at a time. `GET /v1/jobs/{id}` shows one with its history.
+
+Sends a `GET` request to `/v1/dead-letters`
+
+Arguments:
+- `cursor`: `next_cursor` of the previous page.
+- `limit`: Page size (default 50).
+- `queue`: Only dead letters of this queue.
+- `type_`: Only dead letters of this handler.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+```text
+let response = client.list_dead_letters()
+    .cursor(cursor)
+    .limit(limit)
+    .queue(queue)
+    .type_(type_)
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn list_dead_letters(&self) -> builder::ListDeadLetters<'_> {
+        builder::ListDeadLetters::new(self)
+    }
+    /**Replay dead letters by filter
+
+Replays up to `limit` dead letters matching the filter, oldest first, each in its own transaction. Dead letters whose dedup key an unfinished job holds stay dead and are listed in `skipped`. Call again while `replayed` is non-empty to drain a backlog.
+
+Sends a `POST` request to `/v1/dead-letters/replay`
+
+Arguments:
+- `idempotency_key`: Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+- `body`
+```text
+let response = client.replay_dead_letters()
+    .idempotency_key(idempotency_key)
+    .x_request_id(x_request_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn replay_dead_letters(&self) -> builder::ReplayDeadLetters<'_> {
+        builder::ReplayDeadLetters::new(self)
+    }
+    /**Purge a dead letter
+
+Deletes a dead letter with its payload. Irreversible: the shipped policy allows it to `admin` only. The audit trail is kept and ends with `purged`.
+
+Sends a `DELETE` request to `/v1/dead-letters/{id}`
+
+Arguments:
+- `id`: The dead letter's job id.
+- `idempotency_key`: Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+```text
+let response = client.purge_dead_letter()
+    .id(id)
+    .idempotency_key(idempotency_key)
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn purge_dead_letter(&self) -> builder::PurgeDeadLetter<'_> {
+        builder::PurgeDeadLetter::new(self)
+    }
+    /**Replay a dead letter
+
+Queues a dead letter again, due now, with its attempts reset; its history is kept and gains `replayed`.
+
+Sends a `POST` request to `/v1/dead-letters/{id}/replay`
+
+Arguments:
+- `id`: The dead letter's job id.
+- `idempotency_key`: Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+```text
+let response = client.replay_dead_letter()
+    .id(id)
+    .idempotency_key(idempotency_key)
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn replay_dead_letter(&self) -> builder::ReplayDeadLetter<'_> {
+        builder::ReplayDeadLetter::new(self)
+    }
+    /**List jobs
+
+Jobs matching every given filter, newest first, one page at a time. Pass `next_cursor` as `cursor` for the next page; pages stay stable while jobs are enqueued.
+
+Sends a `GET` request to `/v1/jobs`
+
+Arguments:
+- `cursor`: `next_cursor` of the previous page.
+- `limit`: Page size (default 50).
+- `queue`: Only jobs of this queue.
+- `status`: Only jobs in this status.
+- `type_`: Only jobs of this handler.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+```text
+let response = client.list_jobs()
+    .cursor(cursor)
+    .limit(limit)
+    .queue(queue)
+    .status(status)
+    .type_(type_)
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn list_jobs(&self) -> builder::ListJobs<'_> {
+        builder::ListJobs::new(self)
+    }
+    /**Enqueue jobs
+
+Enqueues 1 to 1000 jobs in one transaction (all or none); one job is a batch of one. A job whose `dedup_key` an unfinished job of the same queue holds is not created: its entry is that job, with `created: false`. The answer follows the commit; the jobs are then handed to the workers' queue.
+
+Sends a `POST` request to `/v1/jobs`
+
+Arguments:
+- `idempotency_key`: Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+- `body`
+```text
+let response = client.enqueue_jobs()
+    .idempotency_key(idempotency_key)
+    .x_request_id(x_request_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn enqueue_jobs(&self) -> builder::EnqueueJobs<'_> {
+        builder::EnqueueJobs::new(self)
+    }
+    /**Get a job with its audit trail
+
+The job and its whole history (enqueued, every attempt's start and outcome, retries, dead-lettering, replays, cancellation), oldest first, read from one snapshot.
+
+Sends a `GET` request to `/v1/jobs/{id}`
+
+Arguments:
+- `id`: The job id.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+```text
+let response = client.get_job()
+    .id(id)
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn get_job(&self) -> builder::GetJob<'_> {
+        builder::GetJob::new(self)
+    }
+    /**Cancel a job
+
+Cancels a job that has not started (`queued` or `scheduled`). A running or finished job cannot be cancelled (409 `invalid_transition`, with its `job_status`).
+
+Sends a `POST` request to `/v1/jobs/{id}/cancel`
+
+Arguments:
+- `id`: The job id.
+- `idempotency_key`: Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+```text
+let response = client.cancel_job()
+    .id(id)
+    .idempotency_key(idempotency_key)
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn cancel_job(&self) -> builder::CancelJob<'_> {
+        builder::CancelJob::new(self)
     }
     /**List markets
 
@@ -4141,6 +5713,1413 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_dead_letters`]
+
+[`Client::list_dead_letters`]: super::Client::list_dead_letters*/
+    #[derive(Debug, Clone)]
+    pub struct ListDeadLetters<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        queue: Result<Option<::std::string::String>, String>,
+        type_: Result<Option<::std::string::String>, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListDeadLetters<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+                queue: Ok(None),
+                type_: Ok(None),
+                x_request_id: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn queue<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.queue = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for queue failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn type_<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.type_ = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for type_ failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/dead-letters`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::JobList>, Error<types::Problem>> {
+            let Self { client, cursor, limit, queue, type_, x_request_id } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let queue = queue.map_err(Error::InvalidRequest)?;
+            let type_ = type_.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/dead-letters", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("queue", &queue))
+                .query(&progenitor_client::QueryParam::new("type", &type_))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_dead_letters",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::replay_dead_letters`]
+
+[`Client::replay_dead_letters`]: super::Client::replay_dead_letters*/
+    #[derive(Debug, Clone)]
+    pub struct ReplayDeadLetters<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::ReplayFilter, String>,
+    }
+    impl<'a> ReplayDeadLetters<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                x_request_id: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ReplayFilter>,
+            <V as std::convert::TryInto<types::ReplayFilter>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ReplayFilter` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ReplayFilter,
+            ) -> types::builder::ReplayFilter,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/dead-letters/replay`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ReplayReportBody>, Error<types::Problem>> {
+            let Self { client, idempotency_key, x_request_id, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ReplayFilter::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/dead-letters/replay", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "replay_dead_letters",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::purge_dead_letter`]
+
+[`Client::purge_dead_letter`]: super::Client::purge_dead_letter*/
+    #[derive(Debug, Clone)]
+    pub struct PurgeDeadLetter<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> PurgeDeadLetter<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                x_request_id: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/dead-letters/{id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
+            let Self { client, id, idempotency_key, x_request_id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/dead-letters/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "purge_dead_letter",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::replay_dead_letter`]
+
+[`Client::replay_dead_letter`]: super::Client::replay_dead_letter*/
+    #[derive(Debug, Clone)]
+    pub struct ReplayDeadLetter<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ReplayDeadLetter<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                x_request_id: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/dead-letters/{id}/replay`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::JobBody>, Error<types::Problem>> {
+            let Self { client, id, idempotency_key, x_request_id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/dead-letters/{}/replay", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "replay_dead_letter",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_jobs`]
+
+[`Client::list_jobs`]: super::Client::list_jobs*/
+    #[derive(Debug, Clone)]
+    pub struct ListJobs<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        queue: Result<Option<::std::string::String>, String>,
+        status: Result<Option<types::ApiJobStatus>, String>,
+        type_: Result<Option<::std::string::String>, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListJobs<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+                queue: Ok(None),
+                status: Ok(None),
+                type_: Ok(None),
+                x_request_id: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn queue<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.queue = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for queue failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiJobStatus>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ApiJobStatus` for status failed".to_string()
+                });
+            self
+        }
+        pub fn type_<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.type_ = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for type_ failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/jobs`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::JobList>, Error<types::Problem>> {
+            let Self { client, cursor, limit, queue, status, type_, x_request_id } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let queue = queue.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let type_ = type_.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/jobs", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("queue", &queue))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .query(&progenitor_client::QueryParam::new("type", &type_))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_jobs",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::enqueue_jobs`]
+
+[`Client::enqueue_jobs`]: super::Client::enqueue_jobs*/
+    #[derive(Debug, Clone)]
+    pub struct EnqueueJobs<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::EnqueueJobs, String>,
+    }
+    impl<'a> EnqueueJobs<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                x_request_id: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EnqueueJobs>,
+            <V as std::convert::TryInto<types::EnqueueJobs>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `EnqueueJobs` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::EnqueueJobs,
+            ) -> types::builder::EnqueueJobs,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/jobs`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::EnqueuedJobs>, Error<types::Problem>> {
+            let Self { client, idempotency_key, x_request_id, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::EnqueueJobs::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/jobs", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "enqueue_jobs",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_job`]
+
+[`Client::get_job`]: super::Client::get_job*/
+    #[derive(Debug, Clone)]
+    pub struct GetJob<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> GetJob<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                x_request_id: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/jobs/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::JobDetailBody>, Error<types::Problem>> {
+            let Self { client, id, x_request_id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/jobs/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_job",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::cancel_job`]
+
+[`Client::cancel_job`]: super::Client::cancel_job*/
+    #[derive(Debug, Clone)]
+    pub struct CancelJob<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> CancelJob<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                x_request_id: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/jobs/{id}/cancel`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::JobBody>, Error<types::Problem>> {
+            let Self { client, id, idempotency_key, x_request_id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/jobs/{}/cancel", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "cancel_job",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
