@@ -52,6 +52,38 @@ pub enum Command {
     /// Create the control plane's database if missing and apply its migrations
     /// (`[postgres]`).
     Migrate(MigrateFlags),
+    /// Run jobs from the control plane's queues (`[worker]`, `[postgres]`, `[redis]`) until
+    /// SIGTERM, then finish or hand back in-flight jobs.
+    Worker(WorkerFlags),
+}
+
+/// Flags of `tradeplane worker`.
+#[derive(Debug, Default, clap::Args)]
+pub struct WorkerFlags {
+    /// Jobs run at once (overrides `worker.concurrency`).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// A queue to consume (repeat, or separate with commas; replaces `worker.queues`).
+    #[arg(long = "queue", value_delimiter = ',')]
+    pub queues: Vec<String>,
+    /// Print the effective configuration as JSON and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+impl WorkerFlags {
+    /// The flags that were given, as a configuration layer.
+    #[must_use]
+    pub fn overrides(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(n) = self.concurrency {
+            m.insert("concurrency".into(), json!(n));
+        }
+        if !self.queues.is_empty() {
+            m.insert("queues".into(), json!(self.queues));
+        }
+        json!({ "worker": m })
+    }
 }
 
 /// Flags of `tradeplane migrate`.

@@ -14,8 +14,12 @@ use serde::{Deserialize, Serialize};
 use matcher::{EngineConfig, MarketConfig, MarketId, Price, Quantity, Symbol};
 
 mod postgres;
+mod redis;
+mod worker;
 
 pub use postgres::PostgresSection;
+pub use redis::RedisSection;
+pub use worker::WorkerSection;
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +36,10 @@ pub struct Config {
     pub gateway: GatewaySection,
     /// The control plane's database.
     pub postgres: PostgresSection,
+    /// The control plane's job queues.
+    pub redis: RedisSection,
+    /// The job worker pool.
+    pub worker: WorkerSection,
 }
 
 /// Token issuing and checking, shared by the gateway and `tradeplane token`.

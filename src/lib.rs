@@ -44,6 +44,9 @@ pub enum Error {
     /// The load generator could not run.
     #[error("loadgen: {0}")]
     Loadgen(#[from] loadgen::LoadgenError),
+    /// The worker could not start.
+    #[error("worker: {0}")]
+    Worker(#[from] workers::WorkerError),
 }
 
 /// Installs the global log subscriber (JSON or human-readable, `RUST_LOG` filter).
@@ -129,6 +132,21 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 }
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker(flags) => {
+            let config = config::load(cli.config.as_deref(), &flags.overrides())?;
+            if flags.print_config {
+                print_config(&config)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let worker = config.worker()?;
+            runtime()?.block_on(async move {
+                let shutdown = CancellationToken::new();
+                signals::cancel_on_signal(shutdown.clone());
+                let report = workers::run(worker, shutdown).await?;
+                info!(?report, "worker stopped");
+                Ok(ExitCode::SUCCESS)
+            })
         }
         Command::Openapi => {
             print!("{}", gateway::openapi::document_json());
@@ -243,6 +261,7 @@ fn print_config(config: &config::Config) -> Result<(), Error> {
         shown.auth.hs256_secret = Some("<redacted>".into());
     }
     shown.postgres.url = redact_password(&shown.postgres.url);
+    shown.redis.url = redact_password(&shown.redis.url);
     let json = serde_json::to_string_pretty(&shown).map_err(|e| Error::Startup(e.to_string()))?;
     println!("{json}");
     Ok(())

@@ -153,11 +153,25 @@ impl Dispatcher {
     /// [`Error::Redis`] / [`Error::RedisPool`] / [`Error::Pool`] / [`Error::Db`]. Deliveries
     /// read but not started stay pending and are reclaimed later.
     pub async fn poll(&self, queue: &str, block: Option<Duration>) -> Result<Vec<Claimed>> {
+        self.poll_at_most(queue, self.config.batch, block).await
+    }
+
+    /// [`Dispatcher::poll`], reading at most `max` deliveries (and never more than the
+    /// configured batch). A worker pool asks for exactly as many as it has free slots:
+    /// every delivery read is started in the store at once, and an attempt started
+    /// without a slot to run in would only age towards its visibility timeout.
+    ///
+    /// # Errors
+    /// As [`Dispatcher::poll`].
+    pub async fn poll_at_most(
+        &self,
+        queue: &str,
+        max: usize,
+        block: Option<Duration>,
+    ) -> Result<Vec<Claimed>> {
+        let count = max.clamp(1, self.config.batch);
         self.queue.promote(queue, self.config.batch).await?;
-        let deliveries = self
-            .queue
-            .read(queue, &self.consumer, self.config.batch, block)
-            .await?;
+        let deliveries = self.queue.read(queue, &self.consumer, count, block).await?;
         let mut started = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             match self.start(delivery).await {
@@ -199,6 +213,33 @@ impl Dispatcher {
             tracing::warn!(job = %job.id, error = %e, "retry not published; the reconciler will");
         }
         self.settle(claimed, outcome).await
+    }
+
+    /// Hands an unfinished attempt back ([`JobStore::release`]: `queued` again, attempt
+    /// not spent), acknowledges its delivery and publishes the job again, so any consumer
+    /// takes it at once instead of after the visibility timeout.
+    ///
+    /// The order matters: the queue's index still holds the job at the very attempt the
+    /// new message carries, so publishing first would be skipped as a duplicate; the
+    /// acknowledgement clears that entry. Should publishing fail after it, the job is
+    /// `queued` in the store and absent from Redis, which is exactly what the
+    /// [`Reconciler`](crate::Reconciler) re-drives.
+    ///
+    /// # Errors
+    /// [`Error::LeaseLost`] / [`Error::InvalidTransition`] if the attempt is no longer ours
+    /// to hand back (the delivery is acknowledged); otherwise as [`JobStore::release`],
+    /// leaving the delivery pending (it is reclaimed after the visibility timeout).
+    pub async fn release(&self, claimed: &Claimed) -> Result<Job> {
+        let outcome = self.store.release(&claimed.lease).await;
+        let job = self.settle(claimed, outcome).await?;
+        if let Err(e) = self.queue.publish(std::slice::from_ref(&job)).await {
+            tracing::warn!(
+                job = %job.id,
+                error = %e,
+                "released job not published; the reconciler will"
+            );
+        }
+        Ok(job)
     }
 
     /// Takes over `queue`'s deliveries pending longer than `claim_min_idle` and settles each

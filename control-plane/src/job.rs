@@ -154,6 +154,9 @@ text_enum! {
         /// The attempt's worker gave no outcome within the visibility timeout (it died or
         /// hung): the job went back to `queued` (or dead, if that was its last attempt).
         Reclaimed = "reclaimed",
+        /// The attempt's worker stopped gracefully before the attempt finished and handed
+        /// the job back to `queued`; the attempt was not spent.
+        Released = "released",
     }
 }
 

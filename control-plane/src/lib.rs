@@ -15,9 +15,10 @@
 //! versioned pointer ([`Message`]: job id + attempt), never a copy of the job. After an
 //! enqueue commits, the caller publishes the jobs; [`Dispatcher`] turns deliveries into
 //! attempts fenced by that attempt number and takes over a dead consumer's deliveries
-//! (`XAUTOCLAIM` past the visibility timeout); [`Reconciler`] re-drives from this store
-//! whatever Redis lost. Because Redis is only an index, it can be flushed and rebuilt from
-//! here at any time.
+//! (`XAUTOCLAIM` past the visibility timeout) or hands an unfinished attempt back on a
+//! graceful stop (`release`: queued again, attempt not spent); [`Reconciler`] re-drives
+//! from this store whatever Redis lost. Because Redis is only an index, it can be flushed
+//! and rebuilt from here at any time.
 //!
 //! Delivery will be at-least-once. This store makes the duplicates harmless rather than
 //! pretending they cannot happen: `mark_started` refuses a job that is already running, and

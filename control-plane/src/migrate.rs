@@ -39,6 +39,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit_reclaimed",
         sql: include_str!("../migrations/0002_audit_reclaimed.sql"),
     },
+    Migration {
+        version: 3,
+        name: "audit_released",
+        sql: include_str!("../migrations/0003_audit_released.sql"),
+    },
 ];
 
 /// Advisory lock key for the runner ("tradepla" in ASCII); advisory locks are per database.
@@ -151,7 +156,7 @@ mod tests {
             );
             assert!(!m.sql.trim().is_empty());
         }
-        assert_eq!(latest_version(), 2);
+        assert_eq!(latest_version(), 3);
     }
 
     #[test]

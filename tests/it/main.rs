@@ -12,3 +12,4 @@ mod matcher_role;
 mod migrate;
 mod policy_reload;
 mod token;
+mod worker;

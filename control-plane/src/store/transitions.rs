@@ -4,6 +4,7 @@
 //! queued/scheduled --start--> running --succeed--> succeeded
 //!                                     --fail-----> scheduled (retry at now + backoff)
 //!                                     --fail-----> dead      (after the last attempt)
+//!                                     --release--> queued    (attempt given back)
 //! queued/scheduled --cancel-> cancelled
 //! ```
 
@@ -108,6 +109,50 @@ impl JobStore {
             )
             .await?
         };
+        let job = job_from_row(&row)?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    /// Hands the leased attempt back unfinished: `running` → `queued`, due now, with the
+    /// attempt count lowered by one, audited `released` (attempt and worker of the attempt
+    /// given back).
+    ///
+    /// Why the attempt is not spent: a graceful stop (SIGTERM, a deploy) is the worker's
+    /// choice, not the job's failure. Counting it would dead-letter healthy jobs during a
+    /// series of rolling deploys. Contrast [`JobStore::reclaim_stale`], where the worker
+    /// vanished without a word and the attempt *does* count, so a job that crashes every
+    /// worker it touches still ends as a dead letter. The next start re-uses the same
+    /// attempt number, so the message already queued for it (attempt − 1) starts it again.
+    ///
+    /// # Errors
+    /// As [`JobStore::mark_succeeded`]: [`Error::LeaseLost`] if the attempt was reclaimed
+    /// meanwhile (nothing to hand back), [`Error::InvalidTransition`] if its outcome was
+    /// already recorded.
+    pub async fn release(&self, lease: &Lease) -> Result<Job> {
+        let now = self.now();
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        lock_leased(&tx, lease, "release").await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE jobs SET status = 'queued', attempt = attempt - 1, run_at = $2,
+                         updated_at = $2
+                     WHERE id = $1 RETURNING {JOB_COLUMNS}"
+                ),
+                &[&lease.job_id.as_uuid(), &now],
+            )
+            .await?;
+        Audit::new(
+            lease.job_id.as_uuid(),
+            now,
+            AuditKind::Released,
+            lease.attempt,
+        )
+        .worker(&lease.worker_id)
+        .append(&tx)
+        .await?;
         let job = job_from_row(&row)?;
         tx.commit().await?;
         Ok(job)

@@ -13,6 +13,7 @@ mod migrations;
 mod queue;
 mod reclaim;
 mod reconcile;
+mod release;
 mod retries;
 mod support;
 mod transitions;

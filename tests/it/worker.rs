@@ -1,0 +1,341 @@
+//! `tradeplane worker` as real child processes on the real PostgreSQL and Redis: a worker
+//! killed with SIGKILL mid-job loses nothing (another completes the job after the
+//! visibility timeout), and SIGTERM during load exits 0 with every job done exactly once
+//! and nothing dead-lettered.
+
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use control_plane::{
+    AuditKind, Job, JobId, JobStatus, JobStore, NewJob, PgConfig, RedisConfig, RedisQueue,
+    StoreConfig, SystemClock,
+};
+use serde_json::json;
+
+const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+const REDIS: &str = "redis://127.0.0.1:6379/0";
+/// Bound on every awaited condition: reached only when something is broken.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A migrated database and a Redis prefix of its own, removed on drop.
+struct Env {
+    name: String,
+    prefix: String,
+    store: JobStore,
+    queue: RedisQueue,
+    logs: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let nanos = std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap()
+            .as_nanos();
+        let name = format!("tp_it_worker_{}_{nanos}", std::process::id());
+        let admin = control_plane::connect(&pg(&format!("{SERVER}/postgres"))).unwrap();
+        admin
+            .get()
+            .await
+            .unwrap()
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let pool = control_plane::connect(&pg(&format!("{SERVER}/{name}"))).unwrap();
+        control_plane::migrate(&pool).await.unwrap();
+        let store = JobStore::new(pool, StoreConfig::default()).unwrap();
+        let prefix = format!("tpit{}-{nanos}", std::process::id());
+        let redis = RedisConfig {
+            url: REDIS.into(),
+            prefix: prefix.clone(),
+            ..RedisConfig::default()
+        };
+        let queue = RedisQueue::connect(&redis, Arc::new(SystemClock)).unwrap();
+        Env {
+            name,
+            prefix,
+            store,
+            queue,
+            logs: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Vec<JobId> {
+        let mut ids = Vec::new();
+        for chunk in jobs.chunks(500) {
+            let jobs: Vec<Job> = self
+                .store
+                .enqueue_batch(chunk.to_vec())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.job)
+                .collect();
+            self.queue.publish(&jobs).await.unwrap();
+            ids.extend(jobs.iter().map(|j| j.id));
+        }
+        ids
+    }
+
+    /// Starts `tradeplane worker` on this environment; `env` adds `TRADEPLANE_WORKER__*`
+    /// settings. Logs go to a file (a full pipe would block the child).
+    fn worker(&self, label: &str, env: &[(&str, &str)]) -> Child {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tradeplane"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TRADEPLANE_") {
+                c.env_remove(k);
+            }
+        }
+        let log = std::fs::File::create(self.logs.path().join(format!("{label}.log"))).unwrap();
+        c.args([
+            "--log-format",
+            "pretty",
+            "worker",
+            "--concurrency",
+            "8",
+            "--queue",
+            "default",
+        ])
+        .env(
+            "TRADEPLANE_POSTGRES__URL",
+            format!("{SERVER}/{}", self.name),
+        )
+        .env("TRADEPLANE_REDIS__URL", REDIS)
+        .env("TRADEPLANE_REDIS__PREFIX", &self.prefix)
+        .env("TRADEPLANE_WORKER__NAME", label)
+        .env("TRADEPLANE_WORKER__POLL_BLOCK_MS", "100")
+        .env("TRADEPLANE_WORKER__RECLAIM_EVERY_MS", "200")
+        .stdout(Stdio::null())
+        .stderr(log);
+        for (k, v) in env {
+            c.env(format!("TRADEPLANE_WORKER__{k}"), v);
+        }
+        c.spawn().unwrap()
+    }
+
+    fn log(&self, label: &str) -> String {
+        std::fs::read_to_string(self.logs.path().join(format!("{label}.log"))).unwrap_or_default()
+    }
+
+    async fn job_until(&self, id: JobId, ready: impl Fn(&Job) -> bool) -> Job {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let job = self.store.get(id).await.unwrap().job;
+            if ready(&job) {
+                return job;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not reached: {job:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let client = self.store.pool().get().await.unwrap();
+        client.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
+    async fn count_until(&self, sql: &str, ready: impl Fn(i64) -> bool) -> i64 {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let n = self.count(sql).await;
+            if ready(n) {
+                return n;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not reached: {sql} = {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.store.pool().close();
+        let (name, pattern) = (self.name.clone(), format!("{{tp:{}:*", self.prefix));
+        let done = std::thread::spawn(move || {
+            let mut conn = redis::Client::open(REDIS)
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let keys: Vec<String> = redis::cmd("SCAN")
+                .arg(0)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(10_000)
+                .query::<(u64, Vec<String>)>(&mut conn)
+                .unwrap()
+                .1;
+            if !keys.is_empty() {
+                let _: usize = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let admin = control_plane::connect(&pg(&format!("{SERVER}/postgres"))).unwrap();
+                let client = admin.get().await.unwrap();
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .unwrap();
+            });
+        })
+        .join();
+        if done.is_err() && !std::thread::panicking() {
+            panic!("could not clean up {}", self.name);
+        }
+    }
+}
+
+fn pg(url: &str) -> PgConfig {
+    PgConfig {
+        url: url.to_owned(),
+        pool_size: 4,
+        ..PgConfig::default()
+    }
+}
+
+/// Sends SIGTERM (through kill(1): std has no way to send it) and waits, bounded, for exit.
+async fn terminate(child: &mut Child) -> ExitStatus {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    exited(child).await
+}
+
+async fn exited(child: &mut Child) -> ExitStatus {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "worker did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_mid_job_loses_nothing_another_completes_it() {
+    let env = Env::new().await;
+    // A 3 s lease; attempts are cut at 2 s, the sleep takes 1.5 s.
+    let short = [
+        ("VISIBILITY_TIMEOUT_MS", "3000"),
+        ("JOB_TIMEOUT_MS", "2000"),
+    ];
+    let mut first = env.worker("first", &short);
+    let slow = env
+        .enqueue(vec![NewJob::new("default", "sleep", json!({"ms": 1500}))])
+        .await[0];
+    let running = env
+        .job_until(slow, |j| j.status == JobStatus::Running)
+        .await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let more = env
+        .enqueue(
+            (0..20)
+                .map(|i| NewJob::new("default", "noop", json!({"i": i})))
+                .collect(),
+        )
+        .await;
+
+    let mut second = env.worker("second", &short);
+    let done = env
+        .job_until(slow, |j| j.status == JobStatus::Succeeded)
+        .await;
+    for id in more {
+        env.job_until(id, |j| j.status == JobStatus::Succeeded)
+            .await;
+    }
+    let status = terminate(&mut second).await;
+    assert!(status.success(), "{status:?}\n{}", env.log("second"));
+
+    assert_eq!(
+        done.attempt, 2,
+        "the lost attempt counts; the second ran it"
+    );
+    assert_ne!(done.worker_id, running.worker_id);
+    let kinds: Vec<AuditKind> = env
+        .store
+        .audit_trail(slow)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.kind)
+        .collect();
+    use AuditKind::*;
+    assert_eq!(kinds, [Enqueued, Started, Reclaimed, Started, Succeeded]);
+    assert_eq!(
+        env.count("SELECT count(*) FROM jobs WHERE status <> 'succeeded'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_load_exits_zero_and_loses_nothing() {
+    let env = Env::new().await;
+    const JOBS: i64 = 400;
+    // A short grace, so jobs in flight at SIGTERM are handed back rather than awaited.
+    let settings = [
+        ("VISIBILITY_TIMEOUT_MS", "5000"),
+        ("JOB_TIMEOUT_MS", "3000"),
+        ("SHUTDOWN_GRACE_MS", "100"),
+    ];
+    let mut a = env.worker("a", &settings);
+    let mut b = env.worker("b", &settings);
+    env.enqueue(
+        (0..JOBS)
+            .map(|i| NewJob::new("default", "sleep", json!({"ms": 20 + i % 7 * 30})))
+            .collect(),
+    )
+    .await;
+    let succeeded = "SELECT count(*) FROM jobs WHERE status = 'succeeded'";
+    env.count_until(succeeded, |n| n >= JOBS / 4).await;
+    let status = terminate(&mut a).await;
+    assert!(status.success(), "{status:?}\n{}", env.log("a"));
+
+    env.count_until(succeeded, |n| n >= JOBS * 3 / 4).await;
+    let status = terminate(&mut b).await;
+    assert!(status.success(), "{status:?}\n{}", env.log("b"));
+    // Whatever b handed back, a third worker finishes.
+    let mut c = env.worker("c", &settings);
+    env.count_until(succeeded, |n| n == JOBS).await;
+    let status = terminate(&mut c).await;
+    assert!(status.success(), "{status:?}\n{}", env.log("c"));
+
+    assert_eq!(
+        env.count("SELECT count(*) FROM jobs WHERE status = 'dead'")
+            .await,
+        0
+    );
+    let audit = |event: &str| format!("SELECT count(*) FROM job_audit WHERE event = '{event}'");
+    assert_eq!(
+        env.count(&audit("succeeded")).await,
+        JOBS,
+        "each job succeeded exactly once"
+    );
+    assert_eq!(env.count(&audit("failed")).await, 0);
+    assert_eq!(
+        env.count(&audit("reclaimed")).await,
+        0,
+        "nothing waited out a lease"
+    );
+    let released = env.count(&audit("released")).await;
+    // Every start is either the one that succeeded or one that was handed back.
+    assert_eq!(env.count(&audit("started")).await, JOBS + released);
+    eprintln!("released on SIGTERM: {released}");
+}
