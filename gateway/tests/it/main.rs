@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
-mod job_support;
 mod harness;
 mod health;
 mod idempotency;
+mod job_support;
 mod jobs;
 mod markets;
 mod metrics;
