@@ -447,6 +447,10 @@ pub struct GatewaySection {
     pub rbac_model: Option<PathBuf>,
     /// The RBAC policy file (`policy.csv`); set together with `rbac_model`.
     pub rbac_policy: Option<PathBuf>,
+    /// Serve the job and dead-letter API from the control plane (`[postgres]`, `[redis]`).
+    /// Connections open lazily: with the databases down, those routes answer 503 and
+    /// everything else works. `false` turns the routes' backend off (always 503).
+    pub control_plane: bool,
     /// The markets the gateway routes.
     pub markets: Vec<GatewayMarket>,
 }
@@ -465,6 +469,7 @@ impl Default for GatewaySection {
             rate_limit_burst: 2_000,
             rbac_model: None,
             rbac_policy: None,
+            control_plane: true,
             markets: Vec::new(),
         }
     }
@@ -604,6 +609,13 @@ impl Config {
             }
         });
         config.policy_files = g.policy_files()?;
+        if g.control_plane {
+            config.control_plane = Some(gateway::config::ControlPlaneConfig {
+                postgres: self.postgres.pg_config(),
+                redis: self.redis.redis_config(),
+                store: control_plane::StoreConfig::default(),
+            });
+        }
         config
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("gateway.{e}")))?;

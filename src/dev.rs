@@ -22,6 +22,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+mod control_plane;
+
 use crate::Error;
 use crate::cli::DevFlags;
 use crate::config::{Config, GatewayMarket, MarketSpec};
@@ -128,7 +130,16 @@ pub(crate) async fn run(mut config: Config, flags: &DevFlags) -> Result<(), Erro
             shard: shard_addrs[m.shard],
         })
         .collect();
+    let control_plane = control_plane::check(&config).await;
+    if control_plane.is_err() {
+        // The job routes then answer 503 `control_plane_unavailable`.
+        config.gateway.control_plane = false;
+    }
     let gateway_config = config.gateway()?;
+    let worker_config = match &control_plane {
+        Ok(_) => Some(config.worker()?),
+        Err(_) => None,
+    };
     let mut shard_configs = Vec::new();
     for n in 0..2 {
         let mut section = config.matcher.clone();
@@ -175,6 +186,14 @@ pub(crate) async fn run(mut config: Config, flags: &DevFlags) -> Result<(), Erro
     }
     let stop = shutdown.clone();
     parts.spawn(async move { Ok(gateway::app::run(gateway_config, http, stop).await?) });
+    if let Some(worker) = worker_config {
+        let stop = shutdown.clone();
+        parts.spawn(async move {
+            let report = workers::run(worker, stop).await?;
+            info!(?report, "worker pool stopped");
+            Ok(())
+        });
+    }
 
     let ready = async {
         for addr in shard_addrs {
@@ -198,6 +217,12 @@ pub(crate) async fn run(mut config: Config, flags: &DevFlags) -> Result<(), Erro
                     symbols.join(", "),
                     flags.data_dir.join(format!("shard-{}", n + 1)).display()
                 ));
+            }
+            match &control_plane {
+                Ok(what) => out.push_str(&format!("tradeplane dev: control plane on: {what}\n")),
+                Err(why) => out.push_str(&format!(
+                    "tradeplane dev: control plane OFF ({why}); job routes answer 503\n"
+                )),
             }
             out.push_str("# Tokens (HS256, valid 24 h); paste into a shell:\n");
             out.push_str(&format!("export GATEWAY=http://{http_addr}\n"));

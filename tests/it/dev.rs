@@ -18,6 +18,70 @@ struct Banner {
     gateway: String,
     trader: String,
     operator: String,
+    control_plane: String,
+}
+
+/// A PostgreSQL URL nothing answers (connection refused at once): dev then runs without
+/// its control plane, creating no database.
+const NO_POSTGRES: &str = "postgres://postgres@127.0.0.1:1/tradeplane";
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+const REDIS: &str = "redis://127.0.0.1:6379/0";
+
+/// The control plane's database and Redis prefix of one dev child, removed on drop.
+struct ControlPlane {
+    database: String,
+    prefix: String,
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        let (name, pattern) = (self.database.clone(), format!("{{tp:{}:*", self.prefix));
+        let done = std::thread::spawn(move || {
+            let mut conn = redis::Client::open(REDIS)
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let mut cursor = 0_u64;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1_000)
+                    .query(&mut conn)
+                    .unwrap();
+                if !keys.is_empty() {
+                    let _: usize = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let (client, conn) =
+                    tokio_postgres::connect(&format!("{POSTGRES}/postgres"), tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                let conn = tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .unwrap();
+                drop(client);
+                let _ = conn.await;
+            });
+        })
+        .join();
+        if done.is_err() && !std::thread::panicking() {
+            panic!("could not clean up the dev control plane");
+        }
+    }
 }
 
 fn value(line: &str, var: &str) -> Option<String> {
@@ -36,17 +100,52 @@ pub(crate) struct Dev {
     pub(crate) trader: String,
     /// The printed operator token (reads any account's orders).
     pub(crate) operator: String,
+    /// The banner's control plane line.
+    pub(crate) control_plane: String,
+    /// Dropped after the child (fields drop in order): the database is free by then.
+    _control_plane: Option<ControlPlane>,
 }
 
 impl Dev {
     /// Starts `tradeplane dev` on free ports with a fresh data dir, and returns once it has
     /// printed [`tradeplane::READY_LINE`] (after the tokens and the gateway's address).
+    /// Without PostgreSQL, so without the control plane (nothing to clean up).
     pub(crate) async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// With the control plane on a database and a Redis prefix of its own.
+    pub(crate) async fn start_with_control_plane() -> Self {
+        let nanos = std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap()
+            .as_nanos();
+        Self::start_with(Some(ControlPlane {
+            database: format!("tp_it_dev_{}_{nanos}", std::process::id()),
+            prefix: format!("tpitdev{}-{nanos}", std::process::id()),
+        }))
+        .await
+    }
+
+    async fn start_with(control_plane: Option<ControlPlane>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradeplane"));
         for (k, _) in std::env::vars() {
             if k.starts_with("TRADEPLANE_") {
                 cmd.env_remove(k);
+            }
+        }
+        match &control_plane {
+            None => {
+                cmd.env("TRADEPLANE_POSTGRES__URL", NO_POSTGRES);
+            }
+            Some(cp) => {
+                cmd.env(
+                    "TRADEPLANE_POSTGRES__URL",
+                    format!("{POSTGRES}/{}", cp.database),
+                )
+                .env("TRADEPLANE_REDIS__PREFIX", &cp.prefix)
+                .env("TRADEPLANE_REDIS__URL", REDIS);
             }
         }
         let mut child = cmd
@@ -77,6 +176,8 @@ impl Dev {
                     banner.trader = v;
                 } else if let Some(v) = value(&line, "OPERATOR_TOKEN") {
                     banner.operator = v;
+                } else if line.starts_with("tradeplane dev: control plane") {
+                    banner.control_plane = line.clone();
                 } else if line == tradeplane::READY_LINE
                     && let Some(tx) = tx.take()
                 {
@@ -91,6 +192,8 @@ impl Dev {
             gateway: String::new(),
             trader: String::new(),
             operator: String::new(),
+            control_plane: String::new(),
+            _control_plane: control_plane,
         };
         let banner = tokio::time::timeout(READY_WITHIN, rx)
             .await
@@ -99,6 +202,7 @@ impl Dev {
         dev.gateway = banner.gateway;
         dev.trader = banner.trader;
         dev.operator = banner.operator;
+        dev.control_plane = banner.control_plane;
         dev
     }
 
@@ -189,4 +293,67 @@ async fn tradeplane_dev_serves_orders_with_the_printed_tokens_and_exits_zero_on_
     assert_eq!(status.code(), Some(0));
     // Both journals were written under the data dir.
     assert!(dev.data_dir().join("shard-1").is_dir() && dev.data_dir().join("shard-2").is_dir());
+}
+
+#[tokio::test]
+async fn tradeplane_dev_says_when_the_control_plane_is_off_and_job_routes_answer_503() {
+    let mut dev = Dev::start().await;
+    assert!(
+        dev.control_plane.contains("control plane OFF"),
+        "{}",
+        dev.control_plane
+    );
+    let res = reqwest::Client::new()
+        .get(format!("{}/v1/jobs", dev.gateway))
+        .bearer_auth(&dev.operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "control_plane_unavailable", "{body}");
+    assert!(dev.stop().await.success());
+}
+
+#[tokio::test]
+async fn tradeplane_dev_runs_the_control_plane_and_a_worker_pool() {
+    let mut dev = Dev::start_with_control_plane().await;
+    assert!(
+        dev.control_plane.contains("control plane on"),
+        "{}",
+        dev.control_plane
+    );
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{}/v1/jobs", dev.gateway))
+        .bearer_auth(&dev.operator)
+        .json(&serde_json::json!({"jobs": [{"queue": "default", "type": "noop"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let id = body["jobs"][0]["job"]["id"].as_str().unwrap().to_owned();
+    // The dev worker pool runs it: poll the job's observable status, bounded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let detail: serde_json::Value = http
+            .get(format!("{}/v1/jobs/{id}", dev.gateway))
+            .bearer_auth(&dev.operator)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if detail["job"]["status"] == "succeeded" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not succeed: {detail}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(dev.stop().await.success());
 }
