@@ -129,6 +129,11 @@ impl Ingest {
                 .books
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // With no WebSocket reader, keep the books and trades but serialise nothing: the
+            // messages would be dropped anyway, and their JSON costs on every order. Read
+            // under the books' lock: a reader joins the bus before it locks the books for its
+            // snapshot, so it either is counted here or snapshots after this batch.
+            let publish = feed.readers() > 0;
             let mut last = None;
             for event in batch {
                 let expected = books.last_seq() + 1;
@@ -143,7 +148,9 @@ impl Ingest {
                     break;
                 }
                 last = Some((event.seq.0, event.timestamp.0));
-                event_messages(event, self.shard, shards, &mut out);
+                if publish {
+                    event_messages(event, self.shard, shards, &mut out);
+                }
             }
             if let Some((seq, timestamp_ns)) = last {
                 let mut prev: Vec<(MarketId, u64)> = Vec::new();
@@ -154,7 +161,7 @@ impl Ingest {
                     }
                 }
                 books.stamp(&touched, seq);
-                for (market, prev_seq) in prev {
+                for (market, prev_seq) in prev.into_iter().filter(|_| publish) {
                     let (Some(book), Some(m)) = (books.market(market), shards.by_id(market)) else {
                         continue;
                     };
