@@ -227,25 +227,44 @@ fn mint_loadgen_tokens(
             ));
         }
     };
-    let secret = gateway::auth::Hs256Secret::new(secret.into_bytes())
-        .map_err(|e| Error::Token(e.to_string()))?;
     let connections = flags.connections.max(1);
     let principals = flags.principals.max(connections);
     (0..principals)
         .map(|i| {
-            gateway::auth::mint_hs256(
-                secret.expose(),
-                &config.auth.issuer,
-                &config.auth.audience,
+            mint(
+                config,
+                &secret,
                 &format!("loadgen-{i}"),
                 matcher::AccountId(FIRST_ACCOUNT + (i % connections) as u64),
                 &[gateway::auth::Role::Trader],
                 Duration::from_secs(24 * 3600),
-                std::time::SystemTime::now(),
             )
-            .map_err(|e| Error::Token(e.to_string()))
         })
         .collect()
+}
+
+/// An HS256 token with `secret` for the configured issuer and audience.
+fn mint(
+    config: &config::Config,
+    secret: &str,
+    subject: &str,
+    account: matcher::AccountId,
+    roles: &[gateway::auth::Role],
+    lifetime: Duration,
+) -> Result<String, Error> {
+    let secret = gateway::auth::Hs256Secret::new(secret.as_bytes().to_vec())
+        .map_err(|e| Error::Token(e.to_string()))?;
+    gateway::auth::mint_hs256(
+        secret.expose(),
+        &config.auth.issuer,
+        &config.auth.audience,
+        subject,
+        account,
+        roles,
+        lifetime,
+        std::time::SystemTime::now(),
+    )
+    .map_err(|e| Error::Token(e.to_string()))
 }
 
 fn read_secret(path: &std::path::Path) -> Result<String, Error> {
@@ -289,20 +308,15 @@ fn token(config: &config::Config, flags: &cli::TokenFlags) -> Result<String, Err
                 .into(),
         )
     })?;
-    let secret = gateway::auth::Hs256Secret::new(secret.as_bytes().to_vec())
-        .map_err(|e| Error::Token(e.to_string()))?;
     let roles: Vec<gateway::auth::Role> = flags.roles.iter().map(|r| (*r).into()).collect();
-    gateway::auth::mint_hs256(
-        secret.expose(),
-        &config.auth.issuer,
-        &config.auth.audience,
+    mint(
+        config,
+        secret,
         &flags.subject,
         matcher::AccountId(flags.account),
         &roles,
         Duration::from_secs(flags.lifetime_secs),
-        std::time::SystemTime::now(),
     )
-    .map_err(|e| Error::Token(e.to_string()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

@@ -11,6 +11,14 @@ pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("constant, valid bounds")
 }
 
+/// The `q` quantile of a nanosecond histogram, in whole microseconds (0 when empty).
+pub(crate) fn quantile_us(latency: &Histogram<u64>, q: f64) -> u64 {
+    if latency.is_empty() {
+        return 0;
+    }
+    (latency.value_at_quantile(q) + 500) / 1_000
+}
+
 /// What one run measured.
 #[derive(Debug)]
 pub struct Report {
@@ -48,10 +56,7 @@ impl Report {
     }
 
     fn quantile_us(&self, q: f64) -> u64 {
-        if self.latency.is_empty() {
-            return 0;
-        }
-        (self.latency.value_at_quantile(q) + 500) / 1_000
+        quantile_us(&self.latency, q)
     }
 
     /// The `bench=ws` line of a run with WebSocket subscribers.

@@ -166,11 +166,7 @@ pub(crate) fn line(subscribers: usize, seen: &[Seen], measured: Duration) -> Str
     } else {
         0
     };
-    let p99_us = if latency.is_empty() {
-        0
-    } else {
-        (latency.value_at_quantile(0.99) + 500) / 1_000
-    };
+    let p99_us = report::quantile_us(&latency, 0.99);
     format!(
         "bench=ws subscribers={subscribers} events_per_s_out={per_second} fanout_p99_us={p99_us} \
          dropped_clients={dropped}"

@@ -24,8 +24,7 @@ struct Banner {
 /// A PostgreSQL URL nothing answers (connection refused at once): dev then runs without
 /// its control plane, creating no database.
 const NO_POSTGRES: &str = "postgres://postgres@127.0.0.1:1/tradeplane";
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
-const REDIS: &str = "redis://127.0.0.1:6379/0";
+use super::cleanup::{POSTGRES, REDIS};
 
 /// The control plane's database and Redis prefix of one dev child, removed on drop.
 struct ControlPlane {
@@ -35,52 +34,7 @@ struct ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        let (name, pattern) = (self.database.clone(), format!("{{tp:{}:*", self.prefix));
-        let done = std::thread::spawn(move || {
-            let mut conn = redis::Client::open(REDIS)
-                .unwrap()
-                .get_connection()
-                .unwrap();
-            let mut cursor = 0_u64;
-            loop {
-                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1_000)
-                    .query(&mut conn)
-                    .unwrap();
-                if !keys.is_empty() {
-                    let _: usize = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let (client, conn) =
-                    tokio_postgres::connect(&format!("{POSTGRES}/postgres"), tokio_postgres::NoTls)
-                        .await
-                        .unwrap();
-                let conn = tokio::spawn(conn);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-                    .unwrap();
-                drop(client);
-                let _ = conn.await;
-            });
-        })
-        .join();
-        if done.is_err() && !std::thread::panicking() {
-            panic!("could not clean up the dev control plane");
-        }
+        super::cleanup::remove(Some(&self.database), Some(&self.prefix));
     }
 }
 

@@ -4,6 +4,7 @@
 // Test helpers unwrap freely: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
+mod cleanup;
 mod config;
 mod dev;
 mod gateway_role;

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_postgres::NoTls;
 
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+use super::cleanup::POSTGRES as SERVER;
 
 fn migrate(url: &str, extra: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tradeplane"));
@@ -36,29 +36,7 @@ struct DropDatabase(String);
 
 impl Drop for DropDatabase {
     fn drop(&mut self) {
-        let name = self.0.clone();
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&format!("{SERVER}/postgres"), NoTls)
-                    .await
-                    .unwrap();
-                let conn = tokio::spawn(conn);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-                    .unwrap();
-                drop(client);
-                let _ = conn.await;
-            });
-        })
-        .join();
-        if dropped.is_err() && !std::thread::panicking() {
-            panic!("could not drop the test database");
-        }
+        super::cleanup::remove(Some(&self.0), None);
     }
 }
 

@@ -13,8 +13,7 @@ use control_plane::{
 };
 use serde_json::json;
 
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-const REDIS: &str = "redis://127.0.0.1:6379/0";
+use super::cleanup::{POSTGRES as SERVER, REDIS};
 /// Bound on every awaited condition: reached only when something is broken.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -157,41 +156,7 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         self.store.pool().close();
-        let (name, pattern) = (self.name.clone(), format!("{{tp:{}:*", self.prefix));
-        let done = std::thread::spawn(move || {
-            let mut conn = redis::Client::open(REDIS)
-                .unwrap()
-                .get_connection()
-                .unwrap();
-            let keys: Vec<String> = redis::cmd("SCAN")
-                .arg(0)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(10_000)
-                .query::<(u64, Vec<String>)>(&mut conn)
-                .unwrap()
-                .1;
-            if !keys.is_empty() {
-                let _: usize = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
-            }
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let admin = control_plane::connect(&pg(&format!("{SERVER}/postgres"))).unwrap();
-                let client = admin.get().await.unwrap();
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .unwrap();
-            });
-        })
-        .join();
-        if done.is_err() && !std::thread::panicking() {
-            panic!("could not clean up {}", self.name);
-        }
+        super::cleanup::remove(Some(&self.name), Some(&self.prefix));
     }
 }
 
