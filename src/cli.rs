@@ -55,6 +55,35 @@ pub enum Command {
     /// Run jobs from the control plane's queues (`[worker]`, `[postgres]`, `[redis]`) until
     /// SIGTERM, then finish or hand back in-flight jobs.
     Worker(WorkerFlags),
+    /// Measure end-to-end job throughput: worker processes, jobs enqueued in batches, all
+    /// in a database and Redis prefix of the run's own (`[postgres]`, `[redis]`).
+    BenchJobs(BenchJobsFlags),
+}
+
+/// Flags of `tradeplane bench-jobs`.
+#[derive(Debug, clap::Args)]
+pub struct BenchJobsFlags {
+    /// Jobs to run (noop handler).
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: usize,
+    /// Worker processes.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// Job slots per worker process.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Jobs per enqueue transaction.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: usize,
+    /// Kill a worker with SIGKILL every this many seconds (and start another).
+    #[arg(long)]
+    pub kill_every: Option<f64>,
+    /// Give up when no job finished for this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub stall_timeout: f64,
+    /// Keep the run's database and Redis keys.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Flags of `tradeplane worker`.

@@ -3,6 +3,7 @@
 //!
 //! `main.rs` only parses flags and calls [`run`]; everything here is testable in-process.
 
+pub mod bench_jobs;
 pub mod cli;
 pub mod config;
 mod dev;
@@ -47,6 +48,9 @@ pub enum Error {
     /// The worker could not start.
     #[error("worker: {0}")]
     Worker(#[from] workers::WorkerError),
+    /// The job benchmark could not run.
+    #[error("bench-jobs: {0}")]
+    BenchJobs(#[from] bench_jobs::BenchJobsError),
 }
 
 /// Installs the global log subscriber (JSON or human-readable, `RUST_LOG` filter).
@@ -148,6 +152,18 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Command::BenchJobs(flags) => {
+            let config = config::load(cli.config.as_deref(), &serde_json::json!({}))?;
+            let bench = bench_jobs_config(&config, &flags)?;
+            let report = runtime()?.block_on(async move {
+                let shutdown = CancellationToken::new();
+                signals::cancel_on_signal(shutdown.clone());
+                bench_jobs::run(bench, shutdown).await
+            })?;
+            println!("{}", report.detail());
+            println!("{}", report.line());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Openapi => {
             print!("{}", gateway::openapi::document_json());
             Ok(ExitCode::SUCCESS)
@@ -173,6 +189,39 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The job benchmark's run: the configured servers, this very executable for the workers.
+fn bench_jobs_config(
+    config: &config::Config,
+    flags: &cli::BenchJobsFlags,
+) -> Result<bench_jobs::BenchJobsConfig, Error> {
+    let secs = |what: &str, s: f64| {
+        Duration::try_from_secs_f64(s)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                Error::Startup(format!("--{what} {s}: not a positive number of seconds"))
+            })
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Startup(format!("cannot find this executable: {e}")))?;
+    Ok(bench_jobs::BenchJobsConfig {
+        postgres: config.postgres.pg_config(),
+        redis: config.redis.redis_config(),
+        jobs: flags.jobs,
+        workers: flags.workers,
+        concurrency: flags.concurrency,
+        batch: flags.batch,
+        kill_every: flags
+            .kill_every
+            .map(|s| secs("kill-every", s))
+            .transpose()?,
+        stall_timeout: secs("stall-timeout", flags.stall_timeout)?,
+        keep: flags.keep,
+        exe,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    })
 }
 
 /// The load generator's run, with tokens minted when none are given.

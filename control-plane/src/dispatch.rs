@@ -103,6 +103,8 @@ enum Start {
     Obsolete,
     /// Its attempt is running under another consumer: left pending.
     InFlight,
+    /// Not started for another reason: left pending.
+    Failed(Error),
 }
 
 /// One consumer of the Redis queues, writing outcomes to the store.
@@ -146,6 +148,15 @@ impl Dispatcher {
         &self.consumer
     }
 
+    /// Makes this consumer known in `queue`'s group (so operators and
+    /// [`RedisQueue::consumers`] see an idle worker too).
+    ///
+    /// # Errors
+    /// [`Error::Redis`] / [`Error::RedisPool`].
+    pub async fn register(&self, queue: &str) -> Result<()> {
+        self.queue.register_consumer(queue, &self.consumer).await
+    }
+
     /// Promotes `queue`'s due delayed messages, reads new deliveries (waiting up to `block`
     /// for one), and starts their attempts.
     ///
@@ -172,20 +183,7 @@ impl Dispatcher {
         let count = max.clamp(1, self.config.batch);
         self.queue.promote(queue, self.config.batch).await?;
         let deliveries = self.queue.read(queue, &self.consumer, count, block).await?;
-        let mut started = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
-            match self.start(delivery).await {
-                Ok(Start::Started(claimed)) => started.push(*claimed),
-                Ok(Start::Obsolete | Start::InFlight) => {}
-                // Keep what already started: those jobs are running under our lease.
-                Err(e) if !started.is_empty() => {
-                    tracing::warn!(error = %e, "could not start a delivery; it will be reclaimed");
-                    break;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(started)
+        self.start_many(deliveries).await
     }
 
     /// Records success and acknowledges the delivery.
@@ -195,8 +193,38 @@ impl Dispatcher {
     /// acknowledged: a newer attempt owns the job); otherwise as
     /// [`JobStore::mark_succeeded`], leaving the delivery pending on a retryable error.
     pub async fn succeed(&self, claimed: &Claimed) -> Result<Job> {
-        let outcome = self.store.mark_succeeded(&claimed.lease).await;
-        self.settle(claimed, outcome).await
+        self.succeed_many(std::slice::from_ref(claimed))
+            .await?
+            .pop()
+            .unwrap_or(Err(Error::NotFound(claimed.job.id)))
+    }
+
+    /// [`Dispatcher::succeed`] for many attempts: one statement records them all
+    /// ([`JobStore::succeed_batch`]), one script call per queue acknowledges them. Answers
+    /// in input order.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] / [`Error::Db`] when nothing could be recorded (every delivery stays
+    /// pending). A failed acknowledgement after recording is only logged: the entries stay
+    /// pending, and reclaiming them later finds them obsolete and acknowledges them.
+    pub async fn succeed_many(&self, claims: &[Claimed]) -> Result<Vec<Result<Job>>> {
+        let leases: Vec<Lease> = claims.iter().map(|c| c.lease.clone()).collect();
+        let outcomes = self.store.succeed_batch(&leases).await?;
+        let settled: Vec<Delivery> = claims
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| {
+                matches!(
+                    o,
+                    Ok(_) | Err(Error::LeaseLost { .. } | Error::InvalidTransition { .. })
+                )
+            })
+            .map(|(c, _)| c.delivery.clone())
+            .collect();
+        if let Err(e) = self.queue.ack_many(&settled).await {
+            tracing::warn!(error = %e, entries = settled.len(), "outcomes recorded but not acknowledged; reclaim will");
+        }
+        Ok(outcomes)
     }
 
     /// Records failure; a retry is published into the delayed set before the delivery is
@@ -259,9 +287,9 @@ impl Dispatcher {
             )
             .await?;
         let mut report = ReclaimReport::default();
-        for delivery in claimed {
+        for (delivery, start) in self.start_each(claimed).await? {
             let message = delivery.message.clone();
-            match self.start(delivery.clone()).await? {
+            match start {
                 Start::Started(claimed) => report.redelivered.push(*claimed),
                 Start::InFlight => {
                     let reclaimed = self
@@ -288,32 +316,65 @@ impl Dispatcher {
                     }
                 }
                 Start::Obsolete => report.dropped += 1,
+                Start::Failed(e) => {
+                    tracing::warn!(entry = %delivery.entry_id, error = %e, "could not settle a claimed delivery; the next pass will");
+                }
             }
         }
         Ok(report)
     }
 
-    /// Starts the delivery's attempt, acknowledging it if it is obsolete.
-    async fn start(&self, delivery: Delivery) -> Result<Start> {
-        let message = &delivery.message;
-        match self
-            .store
-            .start_delivery(message.job_id, &self.consumer, message.attempt)
-            .await
-        {
-            Ok((job, lease)) => Ok(Start::Started(Box::new(Claimed {
-                job,
-                lease,
-                delivery,
-            }))),
-            Err(Error::NotFound(_) | Error::StaleDelivery { .. }) => {
-                self.queue.ack(&delivery).await?;
-                Ok(Start::Obsolete)
+    /// Starts the deliveries' attempts in one statement; acknowledges the obsolete ones.
+    /// Deliveries whose attempt runs elsewhere, or that hit an unexpected error, stay
+    /// pending for reclaim.
+    async fn start_many(&self, deliveries: Vec<Delivery>) -> Result<Vec<Claimed>> {
+        let mut started = Vec::with_capacity(deliveries.len());
+        for (delivery, start) in self.start_each(deliveries).await? {
+            match start {
+                Start::Started(claimed) => started.push(*claimed),
+                Start::Obsolete | Start::InFlight => {}
+                Start::Failed(e) => {
+                    tracing::warn!(entry = %delivery.entry_id, error = %e, "could not start a delivery; it will be reclaimed");
+                }
             }
-            // `start_delivery` refuses with this only when the delivery's own attempt runs.
-            Err(Error::InvalidTransition { .. }) => Ok(Start::InFlight),
-            Err(e) => Err(e),
         }
+        Ok(started)
+    }
+
+    /// Starts each delivery's attempt and acknowledges the obsolete ones.
+    async fn start_each(&self, deliveries: Vec<Delivery>) -> Result<Vec<(Delivery, Start)>> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items: Vec<(JobId, u32)> = deliveries
+            .iter()
+            .map(|d| (d.message.job_id, d.message.attempt))
+            .collect();
+        let results = self.store.start_deliveries(&self.consumer, &items).await?;
+        let mut obsolete = Vec::new();
+        let out: Vec<(Delivery, Start)> = deliveries
+            .into_iter()
+            .zip(results)
+            .map(|(delivery, result)| {
+                let start = match result {
+                    Ok((job, lease)) => Start::Started(Box::new(Claimed {
+                        job,
+                        lease,
+                        delivery: delivery.clone(),
+                    })),
+                    Err(Error::NotFound(_) | Error::StaleDelivery { .. }) => {
+                        obsolete.push(delivery.clone());
+                        Start::Obsolete
+                    }
+                    // Refused with this only when the delivery's own attempt runs.
+                    Err(Error::InvalidTransition { .. }) => Start::InFlight,
+                    Err(e) => Start::Failed(e),
+                };
+                (delivery, start)
+            })
+            .collect();
+        self.queue.ack_many(&obsolete).await?;
+        Ok(out)
     }
 
     /// Acknowledges after a recorded outcome, or after learning the attempt is not ours to

@@ -4,6 +4,7 @@
 // Test helpers unwrap freely: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
+mod bench_jobs;
 mod cleanup;
 mod config;
 mod dev;

@@ -11,6 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::completer::Completer;
 use crate::handler::{HandlerError, JobContext, Registry};
 use crate::pool::Counters;
 
@@ -27,6 +28,8 @@ pub(crate) struct Exec {
     pub(crate) abandon: CancellationToken,
     pub(crate) counters: Arc<Counters>,
     pub(crate) jobs: TaskTracker,
+    /// Records successes in batches.
+    pub(crate) completer: Completer,
 }
 
 /// How an attempt ended, before it is recorded.
@@ -74,7 +77,7 @@ pub(crate) async fn run_job(exec: Exec, claimed: Claimed, permit: Option<OwnedSe
     };
     match outcome {
         Outcome::Succeeded => {
-            let recorded = record("succeed", || exec.dispatcher.succeed(&claimed)).await;
+            let recorded = exec.completer.succeed(claimed).await;
             count(&exec, recorded, &exec.counters.succeeded);
         }
         Outcome::Failed(e) => {

@@ -25,6 +25,7 @@
 //! - [`run`]: everything from configuration, for the `tradeplane worker` subcommand.
 
 pub mod builtin;
+mod completer;
 pub mod error;
 pub mod handler;
 mod job;

@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::completer::{self, CompleterTask};
 use crate::error::WorkerError;
 use crate::handler::Registry;
 use crate::job::{Exec, run_job};
@@ -159,6 +160,7 @@ impl Counters {
 #[derive(Debug)]
 pub struct WorkerPool {
     exec: Exec,
+    completer: CompleterTask,
     reconciler: Option<Reconciler>,
     config: PoolConfig,
 }
@@ -188,8 +190,11 @@ impl WorkerPool {
             )?),
             None => None,
         };
+        let (completer, completer_task) = completer::channel(config.concurrency);
         Ok(WorkerPool {
+            completer: completer_task,
             exec: Exec {
+                completer,
                 dispatcher,
                 registry: Arc::new(registry),
                 slots: Arc::new(Semaphore::new(config.concurrency)),
@@ -246,6 +251,12 @@ impl WorkerPool {
                 );
             }
             loops.close();
+            // Ends once every job task and this pool's `exec` are gone (their handles).
+            let completer = tokio::spawn(
+                self.completer
+                    .run(exec.dispatcher.clone())
+                    .instrument(tracing::info_span!("worker.completer")),
+            );
             tracing::info!(
                 queues = ?config.queues,
                 concurrency = config.concurrency,
@@ -271,6 +282,10 @@ impl WorkerPool {
                 exec.jobs.wait().await;
             }
             let report = exec.counters.report();
+            drop(exec);
+            if let Err(e) = completer.await {
+                tracing::error!(error = %e, "completer task failed");
+            }
             tracing::info!(?report, "worker pool stopped");
             report
         }
@@ -282,6 +297,10 @@ impl WorkerPool {
 /// Waits for free slots, then reads at most that many deliveries and runs each.
 async fn poll_loop(exec: Exec, queue: String, block: Duration, shutdown: CancellationToken) {
     let mut backoff = ErrorBackoff::default();
+    // Visibility only: the first read registers the consumer anyway.
+    if let Err(e) = exec.dispatcher.register(&queue).await {
+        tracing::warn!(error = %e, "could not register in the consumer group");
+    }
     while !shutdown.is_cancelled() {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,

@@ -23,6 +23,7 @@
 //! (0.23, on the same redis 1.x and deadpool 0.13 the workspace already builds) gives each
 //! blocking read a connection of its own.
 
+mod admin;
 mod message;
 mod scripts;
 mod stream;

@@ -41,16 +41,21 @@ end
 return #due
 ";
 
-/// Acknowledges and deletes an entry (acknowledged entries are never read again, so keeping
-/// them would only grow the stream), and forgets the job in the index unless a newer attempt
-/// was published meanwhile (a retry published before this acknowledgement).
+/// Acknowledges and deletes entries (acknowledged entries are never read again, so keeping
+/// them would only grow the stream), and forgets each job in the index unless a newer
+/// attempt was published meanwhile (a retry published before this acknowledgement).
 ///
-/// KEYS: stream, index. ARGV: group, entry id, job id, attempt. Returns entries acknowledged.
+/// KEYS: stream, index. ARGV: group, then per entry: entry id, job id, attempt. Returns
+/// entries acknowledged.
 pub(super) const ACK: &str = r"
-local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[4] then
-  redis.call('HDEL', KEYS[2], ARGV[3])
+local acked = 0
+for i = 2, #ARGV, 3 do
+  local entry, job, attempt = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  acked = acked + redis.call('XACK', KEYS[1], ARGV[1], entry)
+  redis.call('XDEL', KEYS[1], entry)
+  if redis.call('HGET', KEYS[2], job) == attempt then
+    redis.call('HDEL', KEYS[2], job)
+  end
 end
 return acked
 ";

@@ -6,6 +6,7 @@
 //! claim that meets `NOGROUP` recreates the group (`MKSTREAM`, from id `0` so entries the
 //! reconciler re-published before the group existed are still delivered) and retries once.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
@@ -124,24 +125,38 @@ impl RedisQueue {
     /// # Errors
     /// [`Error::Redis`] / [`Error::RedisPool`].
     pub async fn ack(&self, delivery: &Delivery) -> Result<()> {
-        self.ack_entry(
-            &delivery.queue,
-            &delivery.entry_id,
-            &delivery.message.job_id.to_string(),
-            delivery.message.attempt,
-        )
-        .await
+        self.ack_many(std::slice::from_ref(delivery)).await
     }
 
-    async fn ack_entry(&self, queue: &str, entry_id: &str, job: &str, attempt: u32) -> Result<()> {
+    /// [`RedisQueue::ack`] for many deliveries: one script call per queue.
+    ///
+    /// # Errors
+    /// [`Error::Redis`] / [`Error::RedisPool`].
+    pub async fn ack_many(&self, deliveries: &[Delivery]) -> Result<()> {
+        let mut by_queue: BTreeMap<&str, Vec<(&str, String, u32)>> = BTreeMap::new();
+        for d in deliveries {
+            by_queue.entry(d.queue.as_str()).or_default().push((
+                d.entry_id.as_str(),
+                d.message.job_id.to_string(),
+                d.message.attempt,
+            ));
+        }
+        for (queue, entries) in by_queue {
+            self.ack_entries(queue, &entries).await?;
+        }
+        Ok(())
+    }
+
+    async fn ack_entries(&self, queue: &str, entries: &[(&str, String, u32)]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let keys = self.keys(queue);
         let mut call = self.ack.prepare_invoke();
-        call.key(&keys.stream)
-            .key(&keys.index)
-            .arg(GROUP)
-            .arg(entry_id)
-            .arg(job)
-            .arg(attempt);
+        call.key(&keys.stream).key(&keys.index).arg(GROUP);
+        for (entry_id, job, attempt) in entries {
+            call.arg(*entry_id).arg(job).arg(*attempt);
+        }
         let mut conn = self.pool.get().await?;
         let _acked: u64 = self
             .bounded(self.op_timeout, call.invoke_async(&mut *conn))
@@ -195,7 +210,8 @@ impl RedisQueue {
                 }
                 Err(e) => {
                     tracing::error!(queue, entry = %entry.id, error = %e, "dropping a malformed stream entry");
-                    self.ack_entry(queue, &entry.id, "", 0).await?;
+                    self.ack_entries(queue, &[(entry.id.as_str(), String::new(), 0)])
+                        .await?;
                 }
             }
         }

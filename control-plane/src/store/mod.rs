@@ -5,6 +5,7 @@
 //! from, so a transition from an unexpected status is an error, never a silent double
 //! transition; outcomes are fenced by a [`Lease`](crate::Lease) (worker id + attempt).
 
+mod batch;
 mod dead_letters;
 mod read;
 mod recovery;

@@ -37,7 +37,10 @@ impl JobStore {
         worker_id: &str,
         attempt: u32,
     ) -> Result<(Job, Lease)> {
-        self.start(id, worker_id, Some(attempt)).await
+        self.start_deliveries(worker_id, &[(id, attempt)])
+            .await?
+            .pop()
+            .unwrap_or(Err(Error::NotFound(id)))
     }
 
     /// Jobs waiting to run (`queued` or `scheduled`), due first, after the keyset cursor
@@ -175,13 +178,8 @@ impl JobStore {
         Ok(Some(job))
     }
 
-    /// `queued`/`scheduled` → `running`, optionally fenced by the expected attempt count.
-    pub(crate) async fn start(
-        &self,
-        id: JobId,
-        worker_id: &str,
-        expected_attempt: Option<u32>,
-    ) -> Result<(Job, Lease)> {
+    /// `queued`/`scheduled` → `running`, unfenced (the fenced start is the batch one).
+    pub(crate) async fn start(&self, id: JobId, worker_id: &str) -> Result<(Job, Lease)> {
         if worker_id.is_empty() || worker_id.len() > 256 {
             return Err(Error::invalid("worker_id", "must be 1..=256 bytes"));
         }
@@ -189,33 +187,12 @@ impl JobStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let locked = lock_job(&tx, id).await?;
-        let startable = matches!(locked.status, JobStatus::Queued | JobStatus::Scheduled);
-        match expected_attempt {
-            Some(n) if !(startable && locked.attempt == n) => {
-                // The very attempt this message starts is running: a concurrent holder of
-                // the same delivery, not an obsolete message.
-                if locked.status == JobStatus::Running && locked.attempt == n + 1 {
-                    return Err(Error::InvalidTransition {
-                        id,
-                        from: locked.status,
-                        action: "start",
-                    });
-                }
-                return Err(Error::StaleDelivery {
-                    id,
-                    attempt: n,
-                    current: locked.attempt,
-                    status: locked.status,
-                });
-            }
-            None if !startable => {
-                return Err(Error::InvalidTransition {
-                    id,
-                    from: locked.status,
-                    action: "start",
-                });
-            }
-            _ => {}
+        if !matches!(locked.status, JobStatus::Queued | JobStatus::Scheduled) {
+            return Err(Error::InvalidTransition {
+                id,
+                from: locked.status,
+                action: "start",
+            });
         }
         let row = tx
             .query_one(

@@ -22,7 +22,7 @@ fn count(row: &Row, idx: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Corrupt(format!("negative count {n}")))
 }
 
-fn status(text: &str) -> Result<JobStatus> {
+pub(crate) fn status(text: &str) -> Result<JobStatus> {
     text.parse()
         .map_err(|_| Error::Corrupt(format!("unknown job status `{text}`")))
 }

@@ -25,7 +25,7 @@ impl JobStore {
     /// (a duplicate delivery: drop it); [`Error::InvalidInput`] for an empty worker id;
     /// [`Error::Pool`] / [`Error::Db`] on database failure.
     pub async fn mark_started(&self, id: JobId, worker_id: &str) -> Result<(Job, Lease)> {
-        self.start(id, worker_id, None).await
+        self.start(id, worker_id).await
     }
 
     /// Records success of the leased attempt: `running` → `succeeded`.
@@ -35,31 +35,10 @@ impl JobStore {
     /// if this attempt's outcome was already recorded; [`Error::NotFound`];
     /// [`Error::Pool`] / [`Error::Db`] on database failure.
     pub async fn mark_succeeded(&self, lease: &Lease) -> Result<Job> {
-        let now = self.now();
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        lock_leased(&tx, lease, "succeed").await?;
-        let row = tx
-            .query_one(
-                &format!(
-                    "UPDATE jobs SET status = 'succeeded', finished_at = $2, updated_at = $2
-                     WHERE id = $1 RETURNING {JOB_COLUMNS}"
-                ),
-                &[&lease.job_id.as_uuid(), &now],
-            )
-            .await?;
-        Audit::new(
-            lease.job_id.as_uuid(),
-            now,
-            AuditKind::Succeeded,
-            lease.attempt,
-        )
-        .worker(&lease.worker_id)
-        .append(&tx)
-        .await?;
-        let job = job_from_row(&row)?;
-        tx.commit().await?;
-        Ok(job)
+        self.succeed_batch(std::slice::from_ref(lease))
+            .await?
+            .pop()
+            .unwrap_or(Err(Error::NotFound(lease.job_id)))
     }
 
     /// Records failure of the leased attempt. With attempts left the job goes back to

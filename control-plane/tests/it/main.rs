@@ -5,6 +5,7 @@
 //! when done (never a flush: the server is shared), so tests run in parallel and leave
 //! nothing behind.
 
+mod batch;
 mod dead_letters;
 mod enqueue;
 mod golden;

@@ -1,0 +1,261 @@
+//! The hot transitions in batches: starting the deliveries of one poll, and recording the
+//! successes of many attempts, each in one statement (one round trip, one commit).
+//!
+//! Why: a job's life is three transitions (enqueue, start, succeed) and every one is a
+//! committed row change plus an audit row. Done one job at a time that is five round trips
+//! and a WAL flush per transition, which caps a queue on a small machine near 1,000 jobs/s;
+//! graphile-worker and River batch the same way for the same reason. Each batch statement
+//! keeps the single-job semantics exactly:
+//!
+//! - rows are locked in id order (`FOR UPDATE`), so two overlapping batches cannot
+//!   deadlock, and a row changed by someone else meanwhile is re-checked against the
+//!   condition (READ COMMITTED re-evaluation) before it is touched;
+//! - the transition and its audit rows commit together;
+//! - whatever did not match is classified afterwards, per item, with the same errors the
+//!   single-job operations give.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::JobStore;
+use super::rows::{JOB_COLUMNS, job_from_row, sql_count, status};
+use crate::error::{Error, Result};
+use crate::job::{Job, JobId, JobStatus, Lease};
+
+/// One job's current state, for classifying what a batch did not change.
+struct Current {
+    status: JobStatus,
+    attempt: u32,
+    worker_id: Option<String>,
+}
+
+impl JobStore {
+    /// Starts the attempts that queue messages were written for, in one statement: each
+    /// `(job, attempt)` starts only while the job has started exactly `attempt` attempts
+    /// (see [`JobStore::start_delivery`], whose errors each item carries).
+    ///
+    /// Answers in input order. A job named twice starts once; the later item is refused as
+    /// in flight.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a bad worker id; [`Error::Pool`] / [`Error::Db`] on
+    /// database failure (nothing started then).
+    pub async fn start_deliveries(
+        &self,
+        worker_id: &str,
+        items: &[(JobId, u32)],
+    ) -> Result<Vec<Result<(Job, Lease)>>> {
+        check_worker(worker_id)?;
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let ids: Vec<Uuid> = items.iter().map(|(id, _)| id.as_uuid()).collect();
+        let attempts = items
+            .iter()
+            .map(|(_, a)| sql_count(*a))
+            .collect::<Result<Vec<i32>>>()?;
+        let sql = format!(
+            "WITH input AS (
+                 SELECT * FROM unnest($1::uuid[], $2::int4[]) AS t(id, attempt)
+             ), locked AS (
+                 SELECT j.id FROM jobs j JOIN input i ON j.id = i.id
+                 WHERE j.status IN ('queued', 'scheduled') AND j.attempt = i.attempt
+                 ORDER BY j.id FOR UPDATE OF j
+             ), upd AS (
+                 UPDATE jobs j SET status = 'running', attempt = j.attempt + 1,
+                     worker_id = $3, started_at = $4, updated_at = $4
+                 FROM (SELECT DISTINCT id AS locked_id FROM locked) l WHERE j.id = l.locked_id
+                 RETURNING {JOB_COLUMNS}
+             ), audit AS (
+                 INSERT INTO job_audit (job_id, at, event, attempt, worker_id)
+                 SELECT id, $4, 'started', attempt, $3 FROM upd
+             )
+             SELECT {JOB_COLUMNS} FROM upd"
+        );
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(&sql, &[&ids, &attempts, &worker_id, &now])
+            .await?;
+        let mut started: HashMap<Uuid, Job> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let job = job_from_row(row)?;
+            started.insert(job.id.as_uuid(), job);
+        }
+        let missing: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !started.contains_key(id))
+            .copied()
+            .collect();
+        let current = current(&client, &missing).await?;
+        let mut answers = Vec::with_capacity(items.len());
+        for &(id, attempt) in items {
+            let answer = match started.remove(&id.as_uuid()) {
+                Some(job) => {
+                    let lease = Lease {
+                        job_id: id,
+                        worker_id: worker_id.to_owned(),
+                        attempt: job.attempt,
+                    };
+                    Ok((job, lease))
+                }
+                // Started above by an earlier item of this batch: in flight.
+                None if !missing.contains(&id.as_uuid()) => Err(Error::InvalidTransition {
+                    id,
+                    from: JobStatus::Running,
+                    action: "start",
+                }),
+                None => Err(refused_start(id, attempt, current.get(&id.as_uuid()))),
+            };
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    /// Records the success of each leased attempt, in one statement: `running` →
+    /// `succeeded` with an audit row each, for every lease that still owns its job. Answers
+    /// in input order, each as [`JobStore::mark_succeeded`] would.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] / [`Error::Db`] on database failure (nothing recorded then).
+    pub async fn succeed_batch(&self, leases: &[Lease]) -> Result<Vec<Result<Job>>> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let ids: Vec<Uuid> = leases.iter().map(|l| l.job_id.as_uuid()).collect();
+        let attempts = leases
+            .iter()
+            .map(|l| sql_count(l.attempt))
+            .collect::<Result<Vec<i32>>>()?;
+        let workers: Vec<&str> = leases.iter().map(|l| l.worker_id.as_str()).collect();
+        let sql = format!(
+            "WITH input AS (
+                 SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[])
+                     AS t(id, attempt, worker_id)
+             ), locked AS (
+                 SELECT j.id FROM jobs j JOIN input i ON j.id = i.id
+                 WHERE j.status = 'running' AND j.attempt = i.attempt
+                   AND j.worker_id = i.worker_id
+                 ORDER BY j.id FOR UPDATE OF j
+             ), upd AS (
+                 UPDATE jobs j SET status = 'succeeded', finished_at = $4, updated_at = $4
+                 FROM (SELECT DISTINCT id AS locked_id FROM locked) l WHERE j.id = l.locked_id
+                 RETURNING {JOB_COLUMNS}
+             ), audit AS (
+                 INSERT INTO job_audit (job_id, at, event, attempt, worker_id)
+                 SELECT id, $4, 'succeeded', attempt, worker_id FROM upd
+             )
+             SELECT {JOB_COLUMNS} FROM upd"
+        );
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(&sql, &[&ids, &attempts, &workers, &now])
+            .await?;
+        let mut done: HashMap<Uuid, Job> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let job = job_from_row(row)?;
+            done.insert(job.id.as_uuid(), job);
+        }
+        let missing: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !done.contains_key(id))
+            .copied()
+            .collect();
+        let current = current(&client, &missing).await?;
+        Ok(leases
+            .iter()
+            .map(|lease| match done.remove(&lease.job_id.as_uuid()) {
+                Some(job) => Ok(job),
+                None => Err(refused_outcome(
+                    lease,
+                    current.get(&lease.job_id.as_uuid()),
+                    "succeed",
+                )),
+            })
+            .collect())
+    }
+}
+
+fn check_worker(worker_id: &str) -> Result<()> {
+    if worker_id.is_empty() || worker_id.len() > 256 {
+        return Err(Error::invalid("worker_id", "must be 1..=256 bytes"));
+    }
+    Ok(())
+}
+
+/// The current state of the jobs a batch did not change (none for an empty list).
+async fn current(
+    client: &deadpool_postgres::Object,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Current>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = client
+        .query(
+            "SELECT id, status, attempt, worker_id FROM jobs WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let attempt: i32 = row.try_get(2)?;
+        out.insert(
+            row.try_get(0)?,
+            Current {
+                status: status(row.try_get(1)?)?,
+                attempt: u32::try_from(attempt)
+                    .map_err(|_| Error::Corrupt(format!("negative attempt {attempt}")))?,
+                worker_id: row.try_get(3)?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Why a fenced start was refused (the rules of [`JobStore::start_delivery`]).
+fn refused_start(id: JobId, attempt: u32, current: Option<&Current>) -> Error {
+    let Some(c) = current else {
+        return Error::NotFound(id);
+    };
+    // The very attempt this message starts is running: a concurrent holder of the same
+    // delivery, not an obsolete message.
+    if c.status == JobStatus::Running && c.attempt == attempt + 1 {
+        return Error::InvalidTransition {
+            id,
+            from: c.status,
+            action: "start",
+        };
+    }
+    Error::StaleDelivery {
+        id,
+        attempt,
+        current: c.attempt,
+        status: c.status,
+    }
+}
+
+/// Why an outcome under `lease` was refused (the rules of `lock_leased`).
+fn refused_outcome(lease: &Lease, current: Option<&Current>, action: &'static str) -> Error {
+    let Some(c) = current else {
+        return Error::NotFound(lease.job_id);
+    };
+    let same_attempt =
+        c.attempt == lease.attempt && c.worker_id.as_deref() == Some(lease.worker_id.as_str());
+    match (same_attempt, c.status) {
+        (true, from @ (JobStatus::Succeeded | JobStatus::Dead | JobStatus::Cancelled)) => {
+            Error::InvalidTransition {
+                id: lease.job_id,
+                from,
+                action,
+            }
+        }
+        _ => Error::LeaseLost {
+            id: lease.job_id,
+            attempt: lease.attempt,
+            worker_id: lease.worker_id.clone(),
+        },
+    }
+}
