@@ -234,6 +234,23 @@ impl Dispatcher {
     /// As [`Dispatcher::succeed`].
     pub async fn fail(&self, claimed: &Claimed, error: &str) -> Result<Job> {
         let outcome = self.store.mark_failed(&claimed.lease, error).await;
+        self.after_failure(claimed, outcome).await
+    }
+
+    /// Records a failure that retrying cannot cure: the job is dead-lettered at once
+    /// ([`JobStore::mark_failed_permanently`]) and the delivery acknowledged.
+    ///
+    /// # Errors
+    /// As [`Dispatcher::succeed`].
+    pub async fn give_up(&self, claimed: &Claimed, error: &str) -> Result<Job> {
+        let outcome = self
+            .store
+            .mark_failed_permanently(&claimed.lease, error)
+            .await;
+        self.after_failure(claimed, outcome).await
+    }
+
+    async fn after_failure(&self, claimed: &Claimed, outcome: Result<Job>) -> Result<Job> {
         if let Ok(job) = &outcome
             && job.status == JobStatus::Scheduled
             && let Err(e) = self.queue.publish(std::slice::from_ref(job)).await

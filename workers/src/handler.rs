@@ -29,8 +29,9 @@ use control_plane::JobId;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-/// Why an attempt failed. Every variant is recorded as a failed attempt (retried with
-/// backoff, dead-lettered after the last); the text, with its causes, becomes `last_error`.
+/// Why an attempt failed. The text, with its causes, becomes `last_error`. A
+/// [permanent](HandlerError::is_permanent) failure dead-letters the job at once; every
+/// other is retried with backoff and dead-lettered after the last attempt.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandlerError {
@@ -49,6 +50,10 @@ pub enum HandlerError {
     /// The handler reported failure.
     #[error(transparent)]
     Failed(Box<dyn std::error::Error + Send + Sync>),
+    /// The handler reported a failure no retry can cure (the downstream refuses the
+    /// request for good): the job is dead-lettered without spending its other attempts.
+    #[error("permanent failure: {0}")]
+    Permanent(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl HandlerError {
@@ -56,6 +61,20 @@ impl HandlerError {
     #[must_use]
     pub fn failed(message: impl Into<String>) -> Self {
         HandlerError::Failed(message.into().into())
+    }
+
+    /// A failure no retry can cure, described by a message.
+    #[must_use]
+    pub fn permanent(message: impl Into<String>) -> Self {
+        HandlerError::Permanent(message.into().into())
+    }
+
+    /// Whether retrying is pointless: the payload can never decode (it does not change
+    /// between attempts), or the handler said so. An unknown type is *not* permanent: in a
+    /// rolling deploy another worker may know it.
+    #[must_use]
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, HandlerError::Payload(_) | HandlerError::Permanent(_))
     }
 
     /// The error and its causes on one line: what the store keeps as `last_error`.

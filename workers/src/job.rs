@@ -83,7 +83,11 @@ pub(crate) async fn run_job(exec: Exec, claimed: Claimed, permit: Option<OwnedSe
         Outcome::Failed(e) => {
             let error = e.chain();
             tracing::warn!(error = %error, "attempt failed");
-            let recorded = record("fail", || exec.dispatcher.fail(&claimed, &error)).await;
+            let recorded = if e.is_permanent() {
+                record("give up", || exec.dispatcher.give_up(&claimed, &error)).await
+            } else {
+                record("fail", || exec.dispatcher.fail(&claimed, &error)).await
+            };
             count(&exec, recorded, &exec.counters.failed);
         }
         Outcome::Abandoned => hand_back(&exec, &claimed).await,

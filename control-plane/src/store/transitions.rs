@@ -49,12 +49,27 @@ impl JobStore {
     /// # Errors
     /// As [`JobStore::mark_succeeded`].
     pub async fn mark_failed(&self, lease: &Lease, error: &str) -> Result<Job> {
+        self.fail(lease, error, false).await
+    }
+
+    /// Records a failure that retrying cannot cure (a payload the handler can never
+    /// decode, a request the downstream refuses for good): the job becomes a dead letter
+    /// at once, whatever attempts it has left, audited `failed` + `dead_lettered`. An
+    /// operator who fixes the cause replays it.
+    ///
+    /// # Errors
+    /// As [`JobStore::mark_succeeded`].
+    pub async fn mark_failed_permanently(&self, lease: &Lease, error: &str) -> Result<Job> {
+        self.fail(lease, error, true).await
+    }
+
+    async fn fail(&self, lease: &Lease, error: &str, give_up: bool) -> Result<Job> {
         let error = bounded_error(error);
         let now = self.now();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let locked = lock_leased(&tx, lease, "fail").await?;
-        let exhausted = lease.attempt >= locked.max_attempts;
+        let exhausted = give_up || lease.attempt >= locked.max_attempts;
         let id = lease.job_id.as_uuid();
         let mut failed =
             Audit::new(id, now, AuditKind::Failed, lease.attempt).worker(&lease.worker_id);

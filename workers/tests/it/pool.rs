@@ -152,3 +152,50 @@ async fn panics_bad_payloads_and_unknown_types_are_failed_attempts_not_lost_ones
         "no handler for job type `unheard.of` in this worker"
     );
 }
+
+/// Refuses for good.
+struct Refuses;
+
+impl Handler for Refuses {
+    type Payload = serde::de::IgnoredAny;
+
+    async fn handle(&self, _: &JobContext, _: Self::Payload) -> Result<(), HandlerError> {
+        Err(HandlerError::permanent("410 Gone"))
+    }
+}
+
+#[tokio::test]
+async fn a_permanent_failure_dead_letters_at_once_without_spending_other_attempts() {
+    let env = Env::new().await;
+    let mut registry = Registry::builtins(&HttpConfig::default()).unwrap();
+    registry.register("refuses", Refuses);
+    let pool = env.start(registry, pool_config(4));
+    let ids = env
+        .enqueue(vec![
+            NewJob::new(Q, "refuses", json!({})).max_attempts(5),
+            NewJob::new(Q, "sleep", json!({ "ms": "soon" })).max_attempts(5),
+        ])
+        .await;
+    for id in ids {
+        let job = env.job_until(id, |j| j.status == JobStatus::Dead).await;
+        assert_eq!(job.attempt, 1, "one attempt of five: {job:?}");
+        let kinds: Vec<AuditKind> = env
+            .store
+            .audit_trail(id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                AuditKind::Enqueued,
+                AuditKind::Started,
+                AuditKind::Failed,
+                AuditKind::DeadLettered
+            ]
+        );
+    }
+    pool.stop().await;
+}
