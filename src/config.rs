@@ -14,6 +14,7 @@ use matcher::MarketConfig;
 
 mod auth;
 mod gateway_section;
+mod jobs;
 mod matcher_section;
 mod postgres;
 mod redis;
@@ -21,6 +22,7 @@ mod worker;
 
 pub use auth::AuthSection;
 pub use gateway_section::{GatewayMarket, GatewaySection};
+pub use jobs::JobsSection;
 pub use matcher_section::{MarketSpec, MatcherSection};
 pub use postgres::PostgresSection;
 pub use redis::RedisSection;
@@ -45,6 +47,8 @@ pub struct Config {
     pub redis: RedisSection,
     /// The job worker pool.
     pub worker: WorkerSection,
+    /// Retries and attempt limits of jobs (every role that enqueues or runs them).
+    pub jobs: JobsSection,
 }
 
 /// Why the configuration cannot be used.
@@ -175,7 +179,7 @@ impl Config {
             config.control_plane = Some(gateway::config::ControlPlaneConfig {
                 postgres: self.postgres.pg_config(),
                 redis: self.redis.redis_config(),
-                store: control_plane::StoreConfig::default(),
+                store: self.jobs.store_config()?,
             });
         }
         config

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::job::{Job, JobId, JobStatus, Lease};
-use crate::queue::{Delivery, RedisQueue};
+use crate::queue::{Delivery, Outcome, RedisQueue};
 use crate::store::JobStore;
 
 /// Timing of deliveries.
@@ -210,19 +210,25 @@ impl Dispatcher {
     pub async fn succeed_many(&self, claims: &[Claimed]) -> Result<Vec<Result<Job>>> {
         let leases: Vec<Lease> = claims.iter().map(|c| c.lease.clone()).collect();
         let outcomes = self.store.succeed_batch(&leases).await?;
-        let settled: Vec<Delivery> = claims
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| {
-                matches!(
-                    o,
-                    Ok(_) | Err(Error::LeaseLost { .. } | Error::InvalidTransition { .. })
-                )
-            })
-            .map(|(c, _)| c.delivery.clone())
-            .collect();
-        if let Err(e) = self.queue.ack_many(&settled).await {
-            tracing::warn!(error = %e, entries = settled.len(), "outcomes recorded but not acknowledged; reclaim will");
+        // Recorded ones count in the queue's rates; refused ones (the attempt is no longer
+        // ours) are only acknowledged.
+        let (mut recorded, mut refused) = (Vec::new(), Vec::new());
+        for (claimed, outcome) in claims.iter().zip(&outcomes) {
+            match outcome {
+                Ok(_) => recorded.push(claimed.delivery.clone()),
+                Err(Error::LeaseLost { .. } | Error::InvalidTransition { .. }) => {
+                    refused.push(claimed.delivery.clone());
+                }
+                Err(_) => {}
+            }
+        }
+        for (deliveries, counted) in [(recorded, Some(Outcome::Succeeded)), (refused, None)] {
+            if deliveries.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.queue.ack_many(&deliveries, counted).await {
+                tracing::warn!(error = %e, entries = deliveries.len(), "outcomes recorded but not acknowledged; reclaim will");
+            }
         }
         Ok(outcomes)
     }
@@ -379,7 +385,11 @@ impl Dispatcher {
                         lease,
                         delivery: delivery.clone(),
                     })),
-                    Err(Error::NotFound(_) | Error::StaleDelivery { .. }) => {
+                    // A paused type's job is parked: acknowledged here, left `queued` in the
+                    // store, skipped by the reconciler, published again on resume.
+                    Err(
+                        Error::NotFound(_) | Error::StaleDelivery { .. } | Error::Paused { .. },
+                    ) => {
                         obsolete.push(delivery.clone());
                         Start::Obsolete
                     }
@@ -390,7 +400,7 @@ impl Dispatcher {
                 (delivery, start)
             })
             .collect();
-        self.queue.ack_many(&obsolete).await?;
+        self.queue.ack_many(&obsolete, None).await?;
         Ok(out)
     }
 
@@ -399,7 +409,11 @@ impl Dispatcher {
     async fn settle(&self, claimed: &Claimed, outcome: Result<Job>) -> Result<Job> {
         match outcome {
             Ok(job) => {
-                self.queue.ack(&claimed.delivery).await?;
+                // Released attempts (back to `queued`) did not end; failures did.
+                let counted = (job.status != JobStatus::Queued).then_some(Outcome::Failed);
+                self.queue
+                    .ack_many(std::slice::from_ref(&claimed.delivery), counted)
+                    .await?;
                 Ok(job)
             }
             Err(e @ (Error::LeaseLost { .. } | Error::InvalidTransition { .. })) => {

@@ -94,6 +94,15 @@ pub enum Error {
         /// The job's status now.
         status: JobStatus,
     },
+    /// The job's type is paused: the delivery is parked (acknowledged, the job left
+    /// `queued`) until the type is resumed.
+    #[error("job {id} not started: job type `{job_type}` is paused")]
+    Paused {
+        /// The job.
+        id: JobId,
+        /// Its paused type.
+        job_type: String,
+    },
     /// A stream entry is not a queue message this build can read.
     #[error("malformed queue message: {0}")]
     BadMessage(String),
@@ -128,6 +137,7 @@ impl Error {
             | Error::MigrationChanged { .. }
             | Error::Corrupt(_)
             | Error::StaleDelivery { .. }
+            | Error::Paused { .. }
             | Error::BadMessage(_)
             | Error::UnknownMessageVersion(_) => false,
         }

@@ -394,3 +394,29 @@ mod tests {
         );
     }
 }
+
+/// A paused job type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypePause {
+    /// The type.
+    pub job_type: String,
+    /// When it was first paused.
+    pub paused_at: SystemTime,
+    /// Why, as the operator (or breaker) said.
+    pub reason: Option<String>,
+}
+
+/// One queue's jobs by status, from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// The queue.
+    pub queue: String,
+    /// Due and waiting for a worker (including parked jobs of paused types).
+    pub queued: u64,
+    /// Waiting for their run time (delayed jobs and retries).
+    pub scheduled: u64,
+    /// In flight.
+    pub running: u64,
+    /// Dead letters.
+    pub dead: u64,
+}

@@ -62,11 +62,11 @@ pub use dispatch::{Claimed, DispatchConfig, Dispatcher, ReclaimReport};
 pub use error::{Error, Result};
 pub use job::{
     AuditEntry, AuditKind, Enqueued, Job, JobDetail, JobFilter, JobId, JobPage, JobStatus, Lease,
-    NewJob, PageRequest,
+    NewJob, PageRequest, QueueCounts, TypePause,
 };
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgConfig, connect};
-pub use queue::{Delivery, Message, QueueDepth, RedisConfig, RedisQueue};
-pub use reconcile::{ReconcileConfig, ReconcileReport, Reconciler};
+pub use queue::{Delivery, Message, Outcome, QueueDepth, Rates, RedisConfig, RedisQueue};
+pub use reconcile::{ReconcileConfig, ReconcileReport, Reconciler, redrive_type};
 pub use retry::{FullJitter, Jitter, NoJitter, RetryPolicy};
 pub use store::{DeadLetterFilter, JobStore, ReplayReport, StoreConfig};

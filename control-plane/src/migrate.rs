@@ -44,6 +44,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit_released",
         sql: include_str!("../migrations/0003_audit_released.sql"),
     },
+    Migration {
+        version: 4,
+        name: "job_type_pauses",
+        sql: include_str!("../migrations/0004_job_type_pauses.sql"),
+    },
 ];
 
 /// Advisory lock key for the runner ("tradepla" in ASCII); advisory locks are per database.
@@ -156,7 +161,7 @@ mod tests {
             );
             assert!(!m.sql.trim().is_empty());
         }
-        assert_eq!(latest_version(), 3);
+        assert_eq!(latest_version(), 4);
     }
 
     #[test]

@@ -155,3 +155,26 @@ impl Reconciler {
         }
     }
 }
+
+/// Publishes every waiting job of `job_type` that Redis does not hold: what resuming a
+/// paused type does, so its parked jobs run at once instead of at the next reconciler
+/// pass. Returns how many messages were published.
+///
+/// # Errors
+/// [`Error::Pool`] / [`Error::Db`] / [`Error::Redis`] / [`Error::RedisPool`]; whatever a
+/// failed call did not publish, the reconciler's next pass does.
+pub async fn redrive_type(store: &JobStore, queue: &RedisQueue, job_type: &str) -> Result<usize> {
+    const PAGE: u32 = 500;
+    let mut after: Option<(SystemTime, JobId)> = None;
+    let mut published = 0;
+    loop {
+        let page = store.pending_page_of_type(job_type, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.run_at, last.id));
+        published += queue.publish(&page).await?;
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    Ok(published)
+}

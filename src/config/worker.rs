@@ -91,7 +91,7 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(format!("redis: {e}")))?;
         Ok(workers::WorkerConfig {
             postgres: self.postgres.pg_config(),
-            store: control_plane::StoreConfig::default(),
+            store: self.jobs.store_config()?,
             redis,
             pool,
             http: workers::HttpConfig {

@@ -25,6 +25,7 @@
 
 mod admin;
 mod message;
+mod rates;
 mod scripts;
 mod stream;
 
@@ -36,6 +37,7 @@ use std::time::{Duration, SystemTime};
 use deadpool_redis::{Manager, Pool, Runtime};
 
 pub use message::{FIELD, MESSAGE_VERSION, Message};
+pub use rates::{Outcome, Rates};
 pub use stream::Delivery;
 
 use crate::clock::Clock;
@@ -117,6 +119,8 @@ pub struct QueueKeys {
     pub delayed: String,
     /// Job id → attempt for every message held.
     pub index: String,
+    /// Prefix of the per-10-second outcome counters (`…:rate:<bucket>`).
+    rate: String,
 }
 
 impl QueueKeys {
@@ -126,7 +130,14 @@ impl QueueKeys {
             stream: format!("{tag}:stream"),
             delayed: format!("{tag}:delayed"),
             index: format!("{tag}:index"),
+            rate: format!("{tag}:rate:"),
         }
+    }
+
+    /// The outcome counters of one 10-second bucket (see [`RedisQueue::rates`]).
+    #[must_use]
+    pub fn rate_bucket(&self, bucket: u64) -> String {
+        format!("{}{bucket}", self.rate)
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 
+use super::rates::{Outcome, RATE_BUCKET_TTL_MS, rate_bucket};
 use super::{FIELD, GROUP, Message, RedisQueue};
 use crate::error::{Error, Result, is_no_group};
 
@@ -125,14 +126,16 @@ impl RedisQueue {
     /// # Errors
     /// [`Error::Redis`] / [`Error::RedisPool`].
     pub async fn ack(&self, delivery: &Delivery) -> Result<()> {
-        self.ack_many(std::slice::from_ref(delivery)).await
+        self.ack_many(std::slice::from_ref(delivery), None).await
     }
 
-    /// [`RedisQueue::ack`] for many deliveries: one script call per queue.
+    /// [`RedisQueue::ack`] for many deliveries: one script call per queue. With an
+    /// `outcome`, the deliveries are attempts that ended so, counted in the queue's rates
+    /// ([`RedisQueue::rates`]).
     ///
     /// # Errors
     /// [`Error::Redis`] / [`Error::RedisPool`].
-    pub async fn ack_many(&self, deliveries: &[Delivery]) -> Result<()> {
+    pub async fn ack_many(&self, deliveries: &[Delivery], outcome: Option<Outcome>) -> Result<()> {
         let mut by_queue: BTreeMap<&str, Vec<(&str, String, u32)>> = BTreeMap::new();
         for d in deliveries {
             by_queue.entry(d.queue.as_str()).or_default().push((
@@ -142,18 +145,29 @@ impl RedisQueue {
             ));
         }
         for (queue, entries) in by_queue {
-            self.ack_entries(queue, &entries).await?;
+            self.ack_entries(queue, &entries, outcome).await?;
         }
         Ok(())
     }
 
-    async fn ack_entries(&self, queue: &str, entries: &[(&str, String, u32)]) -> Result<()> {
+    async fn ack_entries(
+        &self,
+        queue: &str,
+        entries: &[(&str, String, u32)],
+        outcome: Option<Outcome>,
+    ) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
         let keys = self.keys(queue);
+        let bucket = keys.rate_bucket(rate_bucket(self.clock.now()));
         let mut call = self.ack.prepare_invoke();
-        call.key(&keys.stream).key(&keys.index).arg(GROUP);
+        call.key(&keys.stream)
+            .key(&keys.index)
+            .key(&bucket)
+            .arg(GROUP)
+            .arg(outcome.map_or("", Outcome::as_str))
+            .arg(RATE_BUCKET_TTL_MS);
         for (entry_id, job, attempt) in entries {
             call.arg(*entry_id).arg(job).arg(*attempt);
         }
@@ -210,7 +224,7 @@ impl RedisQueue {
                 }
                 Err(e) => {
                     tracing::error!(queue, entry = %entry.id, error = %e, "dropping a malformed stream entry");
-                    self.ack_entries(queue, &[(entry.id.as_str(), String::new(), 0)])
+                    self.ack_entries(queue, &[(entry.id.as_str(), String::new(), 0)], None)
                         .await?;
                 }
             }

@@ -28,6 +28,8 @@ struct Current {
     status: JobStatus,
     attempt: u32,
     worker_id: Option<String>,
+    job_type: String,
+    paused: bool,
 }
 
 impl JobStore {
@@ -36,7 +38,7 @@ impl JobStore {
     /// (see [`JobStore::start_delivery`], whose errors each item carries).
     ///
     /// Answers in input order. A job named twice starts once; the later item is refused as
-    /// in flight.
+    /// in flight. A job of a paused type is not started ([`Error::Paused`]).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a bad worker id; [`Error::Pool`] / [`Error::Db`] on
@@ -62,6 +64,8 @@ impl JobStore {
              ), locked AS (
                  SELECT j.id FROM jobs j JOIN input i ON j.id = i.id
                  WHERE j.status IN ('queued', 'scheduled') AND j.attempt = i.attempt
+                   AND NOT EXISTS (SELECT 1 FROM job_type_pauses p
+                                   WHERE p.job_type = j.job_type)
                  ORDER BY j.id FOR UPDATE OF j
              ), upd AS (
                  UPDATE jobs j SET status = 'running', attempt = j.attempt + 1,
@@ -195,7 +199,9 @@ async fn current(
     }
     let rows = client
         .query(
-            "SELECT id, status, attempt, worker_id FROM jobs WHERE id = ANY($1)",
+            "SELECT id, status, attempt, worker_id, job_type,
+                    EXISTS (SELECT 1 FROM job_type_pauses p WHERE p.job_type = jobs.job_type)
+             FROM jobs WHERE id = ANY($1)",
             &[&ids],
         )
         .await?;
@@ -209,6 +215,8 @@ async fn current(
                 attempt: u32::try_from(attempt)
                     .map_err(|_| Error::Corrupt(format!("negative attempt {attempt}")))?,
                 worker_id: row.try_get(3)?,
+                job_type: row.try_get(4)?,
+                paused: row.try_get(5)?,
             },
         );
     }
@@ -227,6 +235,16 @@ fn refused_start(id: JobId, attempt: u32, current: Option<&Current>) -> Error {
             id,
             from: c.status,
             action: "start",
+        };
+    }
+    // Startable but for its paused type: park it.
+    if c.paused
+        && matches!(c.status, JobStatus::Queued | JobStatus::Scheduled)
+        && c.attempt == attempt
+    {
+        return Error::Paused {
+            id,
+            job_type: c.job_type.clone(),
         };
     }
     Error::StaleDelivery {

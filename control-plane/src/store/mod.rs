@@ -7,6 +7,7 @@
 
 mod batch;
 mod dead_letters;
+mod pauses;
 mod read;
 mod recovery;
 mod rows;
@@ -220,7 +221,7 @@ impl JobStore {
 }
 
 /// Queue and type names: short, and safe in Redis keys and metric labels.
-fn check_name(field: &'static str, name: &str) -> Result<()> {
+pub(crate) fn check_name(field: &'static str, name: &str) -> Result<()> {
     let ok = (1..=128).contains(&name.len())
         && name
             .bytes()

@@ -44,7 +44,8 @@ impl JobStore {
     }
 
     /// Jobs waiting to run (`queued` or `scheduled`), due first, after the keyset cursor
-    /// `after` (the last job of the previous page): what the reconciler re-drives.
+    /// `after` (the last job of the previous page): what the reconciler re-drives. Jobs of
+    /// paused types are left out: they are parked until their type resumes.
     ///
     /// # Errors
     /// [`Error::Pool`] / [`Error::Db`] on database failure.
@@ -63,6 +64,7 @@ impl JobStore {
                         &format!(
                             "SELECT {JOB_COLUMNS} FROM jobs
                              WHERE status IN ('queued', 'scheduled')
+                               AND job_type NOT IN (SELECT job_type FROM job_type_pauses)
                              ORDER BY run_at, id LIMIT $1"
                         ),
                         &[&limit],
@@ -75,6 +77,7 @@ impl JobStore {
                         &format!(
                             "SELECT {JOB_COLUMNS} FROM jobs
                              WHERE status IN ('queued', 'scheduled') AND (run_at, id) > ($1, $2)
+                               AND job_type NOT IN (SELECT job_type FROM job_type_pauses)
                              ORDER BY run_at, id LIMIT $3"
                         ),
                         &[&run_at, &id.as_uuid(), &limit],

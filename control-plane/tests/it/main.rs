@@ -11,6 +11,7 @@ mod enqueue;
 mod golden;
 mod listing;
 mod migrations;
+mod pauses;
 mod queue;
 mod reclaim;
 mod reconcile;

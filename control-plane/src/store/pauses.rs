@@ -1,0 +1,147 @@
+//! Pausing job types, and the per-queue counts operators watch.
+//!
+//! A pause is a row, not a change to any job: deliveries of a paused type are refused at
+//! start ([`crate::Error::Paused`]) and parked, and [`JobStore::pending_page`] skips them so
+//! the reconciler does not publish them again. Resuming deletes the row; the caller then
+//! re-drives the type's waiting jobs ([`crate::reconcile::redrive_type`]).
+
+use std::time::SystemTime;
+
+use super::rows::{JOB_COLUMNS, job_from_row};
+use super::{JobStore, check_name, page_limit};
+use crate::error::{Error, Result};
+use crate::job::{Job, JobId, QueueCounts, TypePause};
+
+impl JobStore {
+    /// Pauses `job_type` (again: the first pause time stays, the reason is replaced).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a bad type name or a reason over 1024 bytes;
+    /// [`Error::Pool`] / [`Error::Db`] on database failure.
+    pub async fn pause_type(&self, job_type: &str, reason: Option<&str>) -> Result<TypePause> {
+        check_name("job_type", job_type)?;
+        if reason.is_some_and(|r| r.len() > 1024) {
+            return Err(Error::invalid("reason", "must be at most 1024 bytes"));
+        }
+        let now = self.now();
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO job_type_pauses (job_type, paused_at, reason) VALUES ($1, $2, $3)
+                 ON CONFLICT (job_type) DO UPDATE SET reason = EXCLUDED.reason
+                 RETURNING job_type, paused_at, reason",
+                &[&job_type, &now, &reason],
+            )
+            .await?;
+        Ok(TypePause {
+            job_type: row.try_get(0)?,
+            paused_at: row.try_get(1)?,
+            reason: row.try_get(2)?,
+        })
+    }
+
+    /// Resumes `job_type`; `false` if it was not paused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a bad type name; [`Error::Pool`] / [`Error::Db`].
+    pub async fn resume_type(&self, job_type: &str) -> Result<bool> {
+        check_name("job_type", job_type)?;
+        let client = self.pool.get().await?;
+        let n = client
+            .execute(
+                "DELETE FROM job_type_pauses WHERE job_type = $1",
+                &[&job_type],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Every paused type, by name.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] / [`Error::Db`].
+    pub async fn paused_types(&self) -> Result<Vec<TypePause>> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT job_type, paused_at, reason FROM job_type_pauses ORDER BY job_type",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TypePause {
+                    job_type: row.try_get(0)?,
+                    paused_at: row.try_get(1)?,
+                    reason: row.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Waiting jobs of `job_type` (`queued` or `scheduled`), due first, after the keyset
+    /// cursor `after`: what resuming the type re-drives.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] / [`Error::Db`].
+    pub async fn pending_page_of_type(
+        &self,
+        job_type: &str,
+        after: Option<(SystemTime, JobId)>,
+        limit: u32,
+    ) -> Result<Vec<Job>> {
+        let limit = page_limit(limit);
+        let (run_at, id) = after.map_or((SystemTime::UNIX_EPOCH, uuid::Uuid::nil()), |(r, i)| {
+            (r, i.as_uuid())
+        });
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs
+                     WHERE status IN ('queued', 'scheduled') AND job_type = $1
+                       AND (run_at, id) > ($2, $3)
+                     ORDER BY run_at, id LIMIT $4"
+                ),
+                &[&job_type, &run_at, &id, &limit],
+            )
+            .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Jobs per queue in each unfinished status, and dead letters; queues with none of
+    /// these are left out.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] / [`Error::Db`].
+    pub async fn queue_counts(&self) -> Result<Vec<QueueCounts>> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT queue,
+                        count(*) FILTER (WHERE status = 'queued'),
+                        count(*) FILTER (WHERE status = 'scheduled'),
+                        count(*) FILTER (WHERE status = 'running'),
+                        count(*) FILTER (WHERE status = 'dead')
+                 FROM jobs WHERE status IN ('queued', 'scheduled', 'running', 'dead')
+                 GROUP BY queue ORDER BY queue",
+                &[],
+            )
+            .await?;
+        let count = |row: &tokio_postgres::Row, i: usize| -> Result<u64> {
+            let n: i64 = row.try_get(i)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(QueueCounts {
+                    queue: row.try_get(0)?,
+                    queued: count(row, 1)?,
+                    scheduled: count(row, 2)?,
+                    running: count(row, 3)?,
+                    dead: count(row, 4)?,
+                })
+            })
+            .collect()
+    }
+}
