@@ -1,5 +1,6 @@
 //! `[worker]`: the job worker pool of `tradeplane worker`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,9 @@ pub struct WorkerSection {
     pub queues: Vec<String>,
     /// Jobs run at once (`--concurrency`).
     pub concurrency: usize,
+    /// Tighter limits for some queues in this process, e.g.
+    /// `[worker.queue_concurrency]` `webhooks = 8`.
+    pub queue_concurrency: BTreeMap<String, usize>,
     /// Worker id prefix; each start appends a UUIDv7.
     pub name: String,
     /// Longest one attempt may run.
@@ -42,6 +46,7 @@ impl Default for WorkerSection {
         Self {
             queues: pool.queues,
             concurrency: pool.concurrency,
+            queue_concurrency: pool.queue_concurrency,
             name: pool.label,
             job_timeout_ms: ms(pool.job_timeout),
             visibility_timeout_ms: ms(pool.dispatch.visibility_timeout),
@@ -70,6 +75,7 @@ impl Config {
         let pool = workers::PoolConfig {
             queues: w.queues.clone(),
             concurrency: w.concurrency,
+            queue_concurrency: w.queue_concurrency.clone(),
             label: w.name.clone(),
             job_timeout: Duration::from_millis(w.job_timeout_ms),
             shutdown_grace: Duration::from_millis(w.shutdown_grace_ms),

@@ -7,20 +7,20 @@ use std::time::Duration;
 
 use control_plane::{Claimed, Dispatcher, Error as StoreError, Job};
 use futures_util::FutureExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::completer::Completer;
 use crate::handler::{HandlerError, JobContext, Registry};
 use crate::pool::Counters;
+use crate::slots::{Slot, Slots};
 
 /// What every job task shares. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Exec {
     pub(crate) dispatcher: Dispatcher,
     pub(crate) registry: Arc<Registry>,
-    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) slots: Slots,
     pub(crate) job_timeout: Duration,
     /// Fires when the pool stops fetching: a job still waiting for a slot is handed back.
     pub(crate) stopping: CancellationToken,
@@ -40,11 +40,11 @@ enum Outcome {
 }
 
 /// Runs `claimed` in a slot (`permit`, or the next free one) and records the outcome.
-pub(crate) async fn run_job(exec: Exec, claimed: Claimed, permit: Option<OwnedSemaphorePermit>) {
+pub(crate) async fn run_job(exec: Exec, claimed: Claimed, permit: Option<Slot>) {
     let _permit = match permit {
         Some(permit) => permit,
         None => tokio::select! {
-            permit = exec.slots.clone().acquire_owned() => match permit {
+            permit = exec.slots.acquire(&claimed.job.queue) => match permit {
                 Ok(permit) => permit,
                 Err(_) => return hand_back(&exec, &claimed).await,
             },

@@ -30,6 +30,7 @@ pub mod error;
 pub mod handler;
 mod job;
 pub mod pool;
+mod slots;
 
 use std::sync::Arc;
 

@@ -26,6 +26,7 @@
 //! and liveness of the *process* is exactly what the lease already measures. Long work
 //! belongs in several jobs (or workflow steps that checkpoint), not one long attempt.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -33,7 +34,6 @@ use std::time::Duration;
 use control_plane::{
     DispatchConfig, Dispatcher, JobStore, ReconcileConfig, Reconciler, RedisQueue,
 };
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -42,6 +42,7 @@ use crate::completer::{self, CompleterTask};
 use crate::error::WorkerError;
 use crate::handler::Registry;
 use crate::job::{Exec, run_job};
+use crate::slots::{Slot, Slots};
 
 /// The least time between an attempt's timeout and its visibility timeout: PostgreSQL
 /// latency for recording the outcome, clock skew between workers, scheduling pauses.
@@ -54,6 +55,8 @@ pub struct PoolConfig {
     pub queues: Vec<String>,
     /// Jobs run at once, across all queues.
     pub concurrency: usize,
+    /// Tighter limits for some queues (jobs of that queue run at once in this process).
+    pub queue_concurrency: BTreeMap<String, usize>,
     /// Consumer label; the worker id is `<label>-<uuidv7>`, unique per start.
     pub label: String,
     /// Longest one attempt may run before it fails with a timeout.
@@ -75,6 +78,7 @@ impl Default for PoolConfig {
         PoolConfig {
             queues: vec!["default".to_owned()],
             concurrency: 16,
+            queue_concurrency: BTreeMap::new(),
             label: "worker".to_owned(),
             job_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(20),
@@ -98,6 +102,18 @@ impl PoolConfig {
         }
         if self.concurrency == 0 {
             return bad("concurrency must be at least 1");
+        }
+        for (queue, limit) in &self.queue_concurrency {
+            if *limit == 0 {
+                return Err(WorkerError::Config(format!(
+                    "queue_concurrency.{queue} must be at least 1"
+                )));
+            }
+            if !self.queues.contains(queue) {
+                return Err(WorkerError::Config(format!(
+                    "queue_concurrency names `{queue}`, which this worker does not consume"
+                )));
+            }
         }
         if [
             self.job_timeout,
@@ -197,7 +213,7 @@ impl WorkerPool {
                 completer,
                 dispatcher,
                 registry: Arc::new(registry),
-                slots: Arc::new(Semaphore::new(config.concurrency)),
+                slots: Slots::new(config.concurrency, &config.queue_concurrency),
                 job_timeout: config.job_timeout,
                 stopping: CancellationToken::new(),
                 abandon: CancellationToken::new(),
@@ -304,13 +320,13 @@ async fn poll_loop(exec: Exec, queue: String, block: Duration, shutdown: Cancell
     while !shutdown.is_cancelled() {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
-            permit = exec.slots.clone().acquire_owned() => match permit {
+            permit = exec.slots.acquire(&queue) => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
         };
         let mut permits = vec![first];
-        while let Ok(permit) = exec.slots.clone().try_acquire_owned() {
+        while let Some(permit) = exec.slots.try_acquire(&queue) {
             permits.push(permit);
         }
         match exec
@@ -392,11 +408,7 @@ impl ErrorBackoff {
 }
 
 impl Exec {
-    fn spawn_job(
-        &self,
-        claimed: control_plane::Claimed,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) {
+    fn spawn_job(&self, claimed: control_plane::Claimed, permit: Option<Slot>) {
         let span = tracing::info_span!(
             "worker.job",
             job = %claimed.job.id,

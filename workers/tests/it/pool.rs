@@ -199,3 +199,66 @@ async fn a_permanent_failure_dead_letters_at_once_without_spending_other_attempt
     }
     pool.stop().await;
 }
+
+/// Counts how many of its jobs run at once, per queue.
+#[derive(Default)]
+struct Tracked {
+    running: std::sync::Mutex<std::collections::HashMap<String, (usize, usize)>>,
+}
+
+struct TrackedHandler(std::sync::Arc<Tracked>);
+
+impl Handler for TrackedHandler {
+    type Payload = serde::de::IgnoredAny;
+
+    async fn handle(&self, ctx: &JobContext, _: Self::Payload) -> Result<(), HandlerError> {
+        {
+            let mut running = self.0.running.lock().unwrap();
+            let (now, max) = running.entry(ctx.queue.clone()).or_default();
+            *now += 1;
+            *max = (*max).max(*now);
+        }
+        // Work that takes a while, so that jobs would overlap if the limit let them.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.0
+            .running
+            .lock()
+            .unwrap()
+            .get_mut(&ctx.queue)
+            .unwrap()
+            .0 -= 1;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_queue_limit_caps_that_queue_while_others_use_the_rest_of_the_pool() {
+    let env = Env::new().await;
+    let tracked = std::sync::Arc::new(Tracked::default());
+    let mut registry = Registry::default();
+    registry.register("tracked", TrackedHandler(tracked.clone()));
+    let mut config = pool_config(4);
+    config.queues = vec![Q.to_owned(), "slow".to_owned()];
+    config.queue_concurrency = [("slow".to_owned(), 1)].into();
+    let pool = env.start(registry, config);
+    let jobs = (0..6)
+        .flat_map(|_| {
+            [
+                NewJob::new("slow", "tracked", json!({})),
+                NewJob::new(Q, "tracked", json!({})),
+            ]
+        })
+        .collect();
+    let ids = env.enqueue(jobs).await;
+    for id in ids {
+        env.job_until(id, |j| j.status == JobStatus::Succeeded)
+            .await;
+    }
+    pool.stop().await;
+    let running = tracked.running.lock().unwrap();
+    assert_eq!(running["slow"].1, 1, "the slow queue never ran two at once");
+    assert!(
+        running[Q].1 >= 2,
+        "the other queue used the free slots: {running:?}"
+    );
+}

@@ -239,6 +239,7 @@ pub(crate) fn pool_config(concurrency: usize) -> PoolConfig {
     PoolConfig {
         queues: vec![Q.to_owned()],
         concurrency,
+        queue_concurrency: std::collections::BTreeMap::new(),
         label: "test".to_owned(),
         job_timeout: Duration::from_secs(10),
         shutdown_grace: Duration::from_secs(10),
