@@ -263,7 +263,8 @@ pub(crate) fn documented_routes() -> DocumentedRoutes {
             .merge(routes::markets::router())
             .merge(routes::admin::router())
             .merge(routes::jobs::router())
-            .merge(routes::dead_letters::router()),
+            .merge(routes::dead_letters::router())
+            .merge(routes::queues::router()),
         owned: routes::orders::router(),
         unauthenticated: health::router().merge(openapi::router()),
         self_authenticated: crate::stream::router(),

@@ -19,6 +19,9 @@ use crate::problem::Problem;
 /// invites the client to enqueue again.
 pub const PUBLISH_BUDGET: Duration = Duration::from_millis(250);
 
+/// Longest a resume waits for its type's waiting jobs to be published.
+pub const REDRIVE_BUDGET: Duration = Duration::from_secs(2);
+
 /// The store and the queue. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ControlPlane {
@@ -43,6 +46,33 @@ impl ControlPlane {
     #[must_use]
     pub fn store(&self) -> &JobStore {
         &self.store
+    }
+
+    /// The Redis queues (depths and rates for operators).
+    #[must_use]
+    pub fn queue(&self) -> &RedisQueue {
+        &self.queue
+    }
+
+    /// Publishes the waiting jobs of a resumed type, within [`REDRIVE_BUDGET`]; returns how
+    /// many were published. Never fails the request: whatever is left, the reconciler
+    /// publishes on its next pass.
+    pub async fn redrive_type(&self, job_type: &str) -> u64 {
+        let redrive = control_plane::redrive_type(&self.store, &self.queue, job_type);
+        match tokio::time::timeout(REDRIVE_BUDGET, redrive).await {
+            Ok(Ok(n)) => u64::try_from(n).unwrap_or(u64::MAX),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, job_type, "re-drive after resume failed; the reconciler will");
+                0
+            }
+            Err(_) => {
+                tracing::warn!(
+                    job_type,
+                    "re-drive after resume timed out; the reconciler will finish it"
+                );
+                0
+            }
+        }
     }
 
     /// Publishes committed jobs to their Redis queues, within [`PUBLISH_BUDGET`]. Never

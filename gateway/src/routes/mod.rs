@@ -6,4 +6,5 @@ pub mod job_wire;
 pub mod jobs;
 pub mod markets;
 pub mod orders;
+pub mod queues;
 pub mod whoami;

@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod orders;
 mod policy_reload;
+mod queues;
 mod rate_limit;
 mod rbac_matrix;
 mod stream;

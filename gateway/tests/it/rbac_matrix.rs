@@ -22,7 +22,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 use tradeplane_sdk::types::{
-    AmendOrder, ApiSide, EnqueueJobs, NewJobBody, OrderBody, PlaceOrder, Problem, ReplayFilter,
+    AmendOrder, ApiSide, EnqueueJobs, NewJobBody, OrderBody, PauseRequest, PlaceOrder, Problem,
+    ReplayFilter,
 };
 use tradeplane_sdk::{Client, Error, ResponseValue};
 
@@ -134,6 +135,9 @@ const MATRIX: &[(&str, &str, Target, [u16; 6])] = &[
     ("POST",   "/v1/dead-letters/{id}/replay", Target::Job, [403,   403,   409,     409,  403,    401]),
     // Purging is irreversible: admin only.
     ("DELETE", "/v1/dead-letters/{id}",      Target::Job,   [403,   403,   403,     409,  403,    401]),
+    ("GET",    "/v1/queues",                 Target::None,  [403,   403,   200,     200,  403,    401]),
+    ("POST",   "/v1/job-types/{job_type}/pause",  Target::None, [403, 403,   200,     200,  403,    401]),
+    ("POST",   "/v1/job-types/{job_type}/resume", Target::None, [403, 403,   200,     200,  403,    401]),
 ];
 
 /// The stable code of each denial status.
@@ -259,6 +263,22 @@ async fn request(
         }
         ("DELETE", "/v1/dead-letters/{id}") => {
             Answer::of(client.purge_dead_letter().id(id()).send().await).await
+        }
+        ("GET", "/v1/queues") => Answer::of(client.list_queues().send().await).await,
+        ("POST", "/v1/job-types/{job_type}/pause") => {
+            let body = PauseRequest { reason: None };
+            Answer::of(
+                client
+                    .pause_job_type()
+                    .job_type("rbac.check")
+                    .body(body)
+                    .send()
+                    .await,
+            )
+            .await
+        }
+        ("POST", "/v1/job-types/{job_type}/resume") => {
+            Answer::of(client.resume_job_type().job_type("rbac.check").send().await).await
         }
         ("GET", "/v1/stream") => {
             // Raw: the WebSocket route has no SDK call (and this plain GET is no upgrade).

@@ -979,6 +979,35 @@ Larger values are lowered to the configured cap (25).*/
             Default::default()
         }
     }
+    ///Body of `POST /v1/job-types/{job_type}/pause`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct PauseRequest {
+        ///Why (shown in `GET /v1/queues`), at most 1024 bytes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason: ::std::option::Option<::std::string::String>,
+    }
+    impl PauseRequest {
+        pub fn builder() -> builder::PauseRequest {
+            Default::default()
+        }
+    }
+    ///A paused job type.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PausedType {
+        ///The type.
+        pub job_type: ::std::string::String,
+        ///When it was paused (Unix milliseconds).
+        pub paused_at_ms: u64,
+        ///Why.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason: ::std::option::Option<::std::string::String>,
+    }
+    impl PausedType {
+        pub fn builder() -> builder::PausedType {
+            Default::default()
+        }
+    }
     ///The body of `POST /v1/orders`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
@@ -1119,6 +1148,55 @@ clients should match on.*/
             Default::default()
         }
     }
+    ///Answer of `GET /v1/queues`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct QueueList {
+        ///Paused job types, by name.
+        pub paused_types: ::std::vec::Vec<PausedType>,
+        ///Every queue that has held a job, by name.
+        pub queues: ::std::vec::Vec<QueueStats>,
+    }
+    impl QueueList {
+        pub fn builder() -> builder::QueueList {
+            Default::default()
+        }
+    }
+    ///Recorded outcomes per minute.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct QueueRates {
+        ///Failed attempts (retried or dead-lettered) recorded in that minute.
+        pub failed_per_minute: u64,
+        ///Successes recorded in the minute that ended at the last 10-second boundary.
+        pub succeeded_per_minute: u64,
+    }
+    impl QueueRates {
+        pub fn builder() -> builder::QueueRates {
+            Default::default()
+        }
+    }
+    ///One queue's state.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct QueueStats {
+        ///Dead letters.
+        pub dead: u64,
+        ///The queue.
+        pub queue: ::std::string::String,
+        ///Due jobs waiting for a worker (jobs of paused types included).
+        pub queued: u64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub rates: ::std::option::Option<QueueRates>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub redis: ::std::option::Option<RedisDepth>,
+        ///Jobs in flight.
+        pub running: u64,
+        ///Jobs waiting for their run time: delayed ones and retries.
+        pub scheduled: u64,
+    }
+    impl QueueStats {
+        pub fn builder() -> builder::QueueStats {
+            Default::default()
+        }
+    }
     ///The answer of `GET /readyz` when ready.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Ready {
@@ -1129,6 +1207,21 @@ clients should match on.*/
     }
     impl Ready {
         pub fn builder() -> builder::Ready {
+            Default::default()
+        }
+    }
+    ///A queue in Redis.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RedisDepth {
+        ///Messages waiting in the delayed set for their run time.
+        pub delayed: u64,
+        ///Messages delivered to a worker and not yet acknowledged.
+        pub pending: u64,
+        ///Messages on the stream (delivered or not; acknowledged ones are deleted).
+        pub stream: u64,
+    }
+    impl RedisDepth {
+        pub fn builder() -> builder::RedisDepth {
             Default::default()
         }
     }
@@ -1162,6 +1255,21 @@ replayed or purged them meanwhile.*/
     }
     impl ReplayReportBody {
         pub fn builder() -> builder::ReplayReportBody {
+            Default::default()
+        }
+    }
+    ///Answer of `POST /v1/job-types/{job_type}/resume`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Resumed {
+        ///The type.
+        pub job_type: ::std::string::String,
+        ///Waiting jobs of the type published to the workers now.
+        pub republished: u64,
+        ///Whether it was paused (resuming a running type changes nothing).
+        pub was_paused: bool,
+    }
+    impl Resumed {
+        pub fn builder() -> builder::Resumed {
             Default::default()
         }
     }
@@ -3677,6 +3785,127 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct PauseRequest {
+            reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PauseRequest {
+            fn default() -> Self {
+                Self {
+                    reason: Ok(Default::default()),
+                }
+            }
+        }
+        impl PauseRequest {
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reason: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PauseRequest> for super::PauseRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PauseRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { reason: value.reason? })
+            }
+        }
+        impl ::std::convert::From<super::PauseRequest> for PauseRequest {
+            fn from(value: super::PauseRequest) -> Self {
+                Self { reason: Ok(value.reason) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PausedType {
+            job_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            paused_at_ms: ::std::result::Result<u64, ::std::string::String>,
+            reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PausedType {
+            fn default() -> Self {
+                Self {
+                    job_type: Err("no value supplied for job_type".to_string()),
+                    paused_at_ms: Err("no value supplied for paused_at_ms".to_string()),
+                    reason: Ok(Default::default()),
+                }
+            }
+        }
+        impl PausedType {
+            pub fn job_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.job_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_type: {e}")
+                    });
+                self
+            }
+            pub fn paused_at_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.paused_at_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for paused_at_ms: {e}")
+                    });
+                self
+            }
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reason: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PausedType> for super::PausedType {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PausedType,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    job_type: value.job_type?,
+                    paused_at_ms: value.paused_at_ms?,
+                    reason: value.reason?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PausedType> for PausedType {
+            fn from(value: super::PausedType) -> Self {
+                Self {
+                    job_type: Ok(value.job_type),
+                    paused_at_ms: Ok(value.paused_at_ms),
+                    reason: Ok(value.reason),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct PlaceOrder {
             client_order_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -4168,6 +4397,280 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct QueueList {
+            paused_types: ::std::result::Result<
+                ::std::vec::Vec<super::PausedType>,
+                ::std::string::String,
+            >,
+            queues: ::std::result::Result<
+                ::std::vec::Vec<super::QueueStats>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for QueueList {
+            fn default() -> Self {
+                Self {
+                    paused_types: Err("no value supplied for paused_types".to_string()),
+                    queues: Err("no value supplied for queues".to_string()),
+                }
+            }
+        }
+        impl QueueList {
+            pub fn paused_types<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::PausedType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.paused_types = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for paused_types: {e}")
+                    });
+                self
+            }
+            pub fn queues<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::QueueStats>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.queues = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for queues: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<QueueList> for super::QueueList {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: QueueList,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    paused_types: value.paused_types?,
+                    queues: value.queues?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::QueueList> for QueueList {
+            fn from(value: super::QueueList) -> Self {
+                Self {
+                    paused_types: Ok(value.paused_types),
+                    queues: Ok(value.queues),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct QueueRates {
+            failed_per_minute: ::std::result::Result<u64, ::std::string::String>,
+            succeeded_per_minute: ::std::result::Result<u64, ::std::string::String>,
+        }
+        impl ::std::default::Default for QueueRates {
+            fn default() -> Self {
+                Self {
+                    failed_per_minute: Err(
+                        "no value supplied for failed_per_minute".to_string(),
+                    ),
+                    succeeded_per_minute: Err(
+                        "no value supplied for succeeded_per_minute".to_string(),
+                    ),
+                }
+            }
+        }
+        impl QueueRates {
+            pub fn failed_per_minute<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.failed_per_minute = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for failed_per_minute: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn succeeded_per_minute<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.succeeded_per_minute = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for succeeded_per_minute: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<QueueRates> for super::QueueRates {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: QueueRates,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    failed_per_minute: value.failed_per_minute?,
+                    succeeded_per_minute: value.succeeded_per_minute?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::QueueRates> for QueueRates {
+            fn from(value: super::QueueRates) -> Self {
+                Self {
+                    failed_per_minute: Ok(value.failed_per_minute),
+                    succeeded_per_minute: Ok(value.succeeded_per_minute),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct QueueStats {
+            dead: ::std::result::Result<u64, ::std::string::String>,
+            queue: ::std::result::Result<::std::string::String, ::std::string::String>,
+            queued: ::std::result::Result<u64, ::std::string::String>,
+            rates: ::std::result::Result<
+                ::std::option::Option<super::QueueRates>,
+                ::std::string::String,
+            >,
+            redis: ::std::result::Result<
+                ::std::option::Option<super::RedisDepth>,
+                ::std::string::String,
+            >,
+            running: ::std::result::Result<u64, ::std::string::String>,
+            scheduled: ::std::result::Result<u64, ::std::string::String>,
+        }
+        impl ::std::default::Default for QueueStats {
+            fn default() -> Self {
+                Self {
+                    dead: Err("no value supplied for dead".to_string()),
+                    queue: Err("no value supplied for queue".to_string()),
+                    queued: Err("no value supplied for queued".to_string()),
+                    rates: Ok(Default::default()),
+                    redis: Ok(Default::default()),
+                    running: Err("no value supplied for running".to_string()),
+                    scheduled: Err("no value supplied for scheduled".to_string()),
+                }
+            }
+        }
+        impl QueueStats {
+            pub fn dead<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.dead = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for dead: {e}")
+                    });
+                self
+            }
+            pub fn queue<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.queue = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for queue: {e}")
+                    });
+                self
+            }
+            pub fn queued<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.queued = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for queued: {e}")
+                    });
+                self
+            }
+            pub fn rates<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::QueueRates>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rates = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rates: {e}")
+                    });
+                self
+            }
+            pub fn redis<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RedisDepth>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redis = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for redis: {e}")
+                    });
+                self
+            }
+            pub fn running<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.running = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for running: {e}")
+                    });
+                self
+            }
+            pub fn scheduled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scheduled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scheduled: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<QueueStats> for super::QueueStats {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: QueueStats,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    dead: value.dead?,
+                    queue: value.queue?,
+                    queued: value.queued?,
+                    rates: value.rates?,
+                    redis: value.redis?,
+                    running: value.running?,
+                    scheduled: value.scheduled?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::QueueStats> for QueueStats {
+            fn from(value: super::QueueStats) -> Self {
+                Self {
+                    dead: Ok(value.dead),
+                    queue: Ok(value.queue),
+                    queued: Ok(value.queued),
+                    rates: Ok(value.rates),
+                    redis: Ok(value.redis),
+                    running: Ok(value.running),
+                    scheduled: Ok(value.scheduled),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Ready {
             shards: ::std::result::Result<u64, ::std::string::String>,
             status: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -4222,6 +4725,80 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                 Self {
                     shards: Ok(value.shards),
                     status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RedisDepth {
+            delayed: ::std::result::Result<u64, ::std::string::String>,
+            pending: ::std::result::Result<u64, ::std::string::String>,
+            stream: ::std::result::Result<u64, ::std::string::String>,
+        }
+        impl ::std::default::Default for RedisDepth {
+            fn default() -> Self {
+                Self {
+                    delayed: Err("no value supplied for delayed".to_string()),
+                    pending: Err("no value supplied for pending".to_string()),
+                    stream: Err("no value supplied for stream".to_string()),
+                }
+            }
+        }
+        impl RedisDepth {
+            pub fn delayed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delayed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for delayed: {e}")
+                    });
+                self
+            }
+            pub fn pending<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pending = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for pending: {e}")
+                    });
+                self
+            }
+            pub fn stream<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.stream = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for stream: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RedisDepth> for super::RedisDepth {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RedisDepth,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    delayed: value.delayed?,
+                    pending: value.pending?,
+                    stream: value.stream?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RedisDepth> for RedisDepth {
+            fn from(value: super::RedisDepth) -> Self {
+                Self {
+                    delayed: Ok(value.delayed),
+                    pending: Ok(value.pending),
+                    stream: Ok(value.stream),
                 }
             }
         }
@@ -4371,6 +4948,83 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                 Self {
                     replayed: Ok(value.replayed),
                     skipped: Ok(value.skipped),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Resumed {
+            job_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            republished: ::std::result::Result<u64, ::std::string::String>,
+            was_paused: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for Resumed {
+            fn default() -> Self {
+                Self {
+                    job_type: Err("no value supplied for job_type".to_string()),
+                    republished: Err("no value supplied for republished".to_string()),
+                    was_paused: Err("no value supplied for was_paused".to_string()),
+                }
+            }
+        }
+        impl Resumed {
+            pub fn job_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.job_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_type: {e}")
+                    });
+                self
+            }
+            pub fn republished<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.republished = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for republished: {e}")
+                    });
+                self
+            }
+            pub fn was_paused<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.was_paused = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for was_paused: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Resumed> for super::Resumed {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Resumed,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    job_type: value.job_type?,
+                    republished: value.republished?,
+                    was_paused: value.was_paused?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Resumed> for Resumed {
+            fn from(value: super::Resumed) -> Self {
+                Self {
+                    job_type: Ok(value.job_type),
+                    republished: Ok(value.republished),
+                    was_paused: Ok(value.was_paused),
                 }
             }
         }
@@ -5024,6 +5678,50 @@ let response = client.replay_dead_letter()
     pub fn replay_dead_letter(&self) -> builder::ReplayDeadLetter<'_> {
         builder::ReplayDeadLetter::new(self)
     }
+    /**Pause a job type
+
+Workers stop starting jobs of this type: they stay `queued`, spend no attempt and are not lost, until the type is resumed. Jobs already running finish. Pausing a paused type keeps its first pause time and replaces the reason.
+
+Sends a `POST` request to `/v1/job-types/{job_type}/pause`
+
+Arguments:
+- `job_type`: The job type.
+- `idempotency_key`: Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+- `body`: `{}` pauses without a reason.
+```text
+let response = client.pause_job_type()
+    .job_type(job_type)
+    .idempotency_key(idempotency_key)
+    .x_request_id(x_request_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn pause_job_type(&self) -> builder::PauseJobType<'_> {
+        builder::PauseJobType::new(self)
+    }
+    /**Resume a job type
+
+Workers start jobs of this type again; its waiting jobs are published to them at once (`republished`; whatever cannot be published now, the reconciler publishes on its next pass). Resuming a type that is not paused changes nothing (`was_paused: false`).
+
+Sends a `POST` request to `/v1/job-types/{job_type}/resume`
+
+Arguments:
+- `job_type`: The job type.
+- `idempotency_key`: Makes the request safe to retry: 1 to 255 printable ASCII characters, kept 24 hours per caller. The same key and request replay the stored response; a different request with the key is a 422; while the first is in flight, a 409.
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+```text
+let response = client.resume_job_type()
+    .job_type(job_type)
+    .idempotency_key(idempotency_key)
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn resume_job_type(&self) -> builder::ResumeJobType<'_> {
+        builder::ResumeJobType::new(self)
+    }
     /**List jobs
 
 Jobs matching every given filter, newest first, one page at a time. Pass `next_cursor` as `cursor` for the next page; pages stay stable while jobs are enqueued.
@@ -5296,6 +5994,23 @@ let response = client.amend_order()
 ```*/
     pub fn amend_order(&self) -> builder::AmendOrder<'_> {
         builder::AmendOrder::new(self)
+    }
+    /**Queue depths, rates and paused job types
+
+Every queue that has held a job: jobs queued, scheduled, running and dead (from the job store), the workers' view in Redis (stream, pending, delayed) and outcomes per minute. `redis` and `rates` are null when Redis cannot be read; the counts are still answered.
+
+Sends a `GET` request to `/v1/queues`
+
+Arguments:
+- `x_request_id`: Correlates logs with this request (1 to 128 visible ASCII characters); generated when absent or invalid.
+```text
+let response = client.list_queues()
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn list_queues(&self) -> builder::ListQueues<'_> {
+        builder::ListQueues::new(self)
     }
     /**Who am I
 
@@ -6429,6 +7144,381 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::pause_job_type`]
+
+[`Client::pause_job_type`]: super::Client::pause_job_type*/
+    #[derive(Debug, Clone)]
+    pub struct PauseJobType<'a> {
+        client: &'a super::Client,
+        job_type: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::PauseRequest, String>,
+    }
+    impl<'a> PauseJobType<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                job_type: Err("job_type was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                x_request_id: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn job_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.job_type = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for job_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PauseRequest>,
+            <V as std::convert::TryInto<types::PauseRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `PauseRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PauseRequest,
+            ) -> types::builder::PauseRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/job-types/{job_type}/pause`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PausedType>, Error<types::Problem>> {
+            let Self { client, job_type, idempotency_key, x_request_id, body } = self;
+            let job_type = job_type.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::PauseRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/job-types/{}/pause", client.baseurl, encode_path(& job_type
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "pause_job_type",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::resume_job_type`]
+
+[`Client::resume_job_type`]: super::Client::resume_job_type*/
+    #[derive(Debug, Clone)]
+    pub struct ResumeJobType<'a> {
+        client: &'a super::Client,
+        job_type: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        x_request_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ResumeJobType<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                job_type: Err("job_type was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                x_request_id: Ok(None),
+            }
+        }
+        pub fn job_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.job_type = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for job_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/job-types/{job_type}/resume`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Resumed>, Error<types::Problem>> {
+            let Self { client, job_type, idempotency_key, x_request_id } = self;
+            let job_type = job_type.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/job-types/{}/resume", client.baseurl, encode_path(& job_type
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "resume_job_type",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8570,6 +9660,110 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_queues`]
+
+[`Client::list_queues`]: super::Client::list_queues*/
+    #[derive(Debug, Clone)]
+    pub struct ListQueues<'a> {
+        client: &'a super::Client,
+        x_request_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListQueues<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                x_request_id: Ok(None),
+            }
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/queues`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::QueueList>, Error<types::Problem>> {
+            let Self { client, x_request_id } = self;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/queues", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = x_request_id {
+                header_map.append("X-Request-Id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_queues",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
