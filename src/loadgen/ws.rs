@@ -7,6 +7,7 @@
 //! falling behind (close code 4008) counts as dropped.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -25,17 +26,21 @@ use super::report;
 const SLOW_CONSUMER: u16 = 4008;
 
 /// Read buffer of a subscriber. tungstenite zero-fills the free part of its read buffer
-/// before every read attempt; with its default 128 KiB, 1,000 subscribers spent about half
-/// of the generator's CPU zeroing memory instead of reading.
-const READ_BUFFER: usize = 8 * 1024;
+/// before every read attempt (two per message: the one that reads it and the one that
+/// finds nothing more); with its default 128 KiB, 1,000 subscribers spent about half of
+/// the generator's CPU zeroing memory instead of reading. A delta is a few hundred bytes.
+const READ_BUFFER: usize = 4 * 1024;
 
 /// How long connecting and subscribing may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Fan-out latencies of every subscriber, in nanoseconds: one histogram, so that it stays
+/// in cache (1,000 of them did not, and recording cost more than reading).
+pub(crate) type Latency = Arc<Mutex<Histogram<u64>>>;
+
 /// What one subscriber saw.
 #[derive(Debug)]
 pub(crate) struct Seen {
-    pub(crate) latency: Histogram<u64>,
     /// Messages received inside the measured window.
     pub(crate) messages: u64,
     /// Closed by the gateway for falling behind.
@@ -110,15 +115,18 @@ pub(crate) async fn read(
     mut socket: Socket,
     measure_from: Instant,
     stop: CancellationToken,
+    latency: Latency,
 ) -> Seen {
     let mut seen = Seen {
-        latency: report::histogram(),
         messages: 0,
         dropped: false,
     };
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         let message = tokio::select! {
-            () = stop.cancelled() => break,
+            biased;
+            () = &mut stopped => break,
             message = socket.next() => message,
         };
         match message {
@@ -131,7 +139,8 @@ pub(crate) async fn read(
                 }
                 seen.messages += 1;
                 if let Some(ts) = delta_timestamp(&text) {
-                    let _ = seen.latency.record(now_ns.saturating_sub(ts).max(1));
+                    let mut latency = latency.lock().unwrap_or_else(PoisonError::into_inner);
+                    let _ = latency.record(now_ns.saturating_sub(ts).max(1));
                 }
             }
             Some(Ok(Message::Close(frame))) => {
@@ -174,13 +183,13 @@ fn delta_timestamp(text: &str) -> Option<u64> {
 }
 
 /// The `bench=ws` line.
-pub(crate) fn line(subscribers: usize, seen: &[Seen], measured: Duration) -> String {
-    let mut latency = report::histogram();
-    let mut messages = 0;
-    for s in seen {
-        let _ = latency.add(&s.latency);
-        messages += s.messages;
-    }
+pub(crate) fn line(
+    subscribers: usize,
+    seen: &[Seen],
+    latency: &Histogram<u64>,
+    measured: Duration,
+) -> String {
+    let messages: u64 = seen.iter().map(|s| s.messages).sum();
     let dropped = seen.iter().filter(|s| s.dropped).count();
     let secs = measured.as_secs_f64();
     #[allow(
@@ -193,7 +202,7 @@ pub(crate) fn line(subscribers: usize, seen: &[Seen], measured: Duration) -> Str
     } else {
         0
     };
-    let p99_us = report::quantile_us(&latency, 0.99);
+    let p99_us = report::quantile_us(latency, 0.99);
     format!(
         "bench=ws subscribers={subscribers} events_per_s_out={per_second} fanout_p99_us={p99_us} \
          dropped_clients={dropped}"
@@ -218,24 +227,22 @@ mod tests {
 
     #[test]
     fn the_ws_line_has_the_documented_shape() {
-        let mut a = report::histogram();
+        let mut latency = report::histogram();
         for us in 1..=100_u64 {
-            a.record(us * 1_000).unwrap();
+            latency.record(us * 1_000).unwrap();
         }
         let seen = vec![
             Seen {
-                latency: a,
                 messages: 600,
                 dropped: false,
             },
             Seen {
-                latency: report::histogram(),
                 messages: 400,
                 dropped: true,
             },
         ];
         assert_eq!(
-            line(2, &seen, Duration::from_secs(2)),
+            line(2, &seen, &latency, Duration::from_secs(2)),
             "bench=ws subscribers=2 events_per_s_out=500 fanout_p99_us=99 dropped_clients=1"
         );
     }

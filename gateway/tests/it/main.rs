@@ -18,6 +18,7 @@ mod policy_reload;
 mod rate_limit;
 mod rbac_matrix;
 mod stream;
+mod stream_conflation;
 mod stream_restart;
 mod trades;
 mod whoami;
