@@ -92,11 +92,13 @@ pub const CLOSE_SLOW: u16 = 4008;
     description = "Upgrades to a WebSocket. Authenticate with the bearer header or, without \
         it, with `{\"type\":\"auth\",\"token\":\"…\"}` as the first message (within 10 s). \
         Then send `subscribe`/`unsubscribe` messages (`ClientMessage`) for the channels \
-        `book:{symbol}` (a `book_snapshot`, then `book_delta`s: apply one only if its \
-        `prev_seq` is the `seq` applied last, else resubscribe), `trades:{symbol}` and \
-        `orders` (the token's account only). The gateway sends `ServerMessage`s. A client \
-        that falls behind is closed with code 4008; other close codes: 1001 shutting down, \
-        4001 not authenticated, 4003 forbidden.",
+        `book:{symbol}` (a `book_snapshot`, then `book_delta`s, each of which may merge \
+        several changes and spans `prev_seq` to `seq`: apply one only if its `prev_seq` is \
+        the `seq` applied last, else resubscribe), `trades:{symbol}` and `orders` (the \
+        token's account only). The gateway sends `ServerMessage`s. A client whose buffer \
+        fills with messages that cannot merge, or that reads nothing for 10 s, is closed \
+        with code 4008; other close codes: 1001 shutting down, 4001 not authenticated, \
+        4003 forbidden.",
     security(("bearer" = [])),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol; messages are `ClientMessage` in and `ServerMessage` out."),
