@@ -124,8 +124,9 @@ pub struct GatewayConfig {
     /// even when its merged deltas would never fill its buffer.
     pub stream_stall_timeout: Duration,
     /// Shortest time between two publications of a shard's market data to WebSocket
-    /// clients (zero: publish as soon as the previous one reached every client). Changes
-    /// in between merge (book deltas) or wait (trades, order updates).
+    /// clients (zero: as soon as the previous one reached every client). Changes in
+    /// between merge (book deltas) or wait (trades, order updates); a change after a quiet
+    /// spell goes out at once.
     pub stream_publish_interval: Duration,
     /// The job store and queue behind `/v1/jobs` and `/v1/dead-letters`; `None` (the
     /// default): those routes answer 503 `control_plane_unavailable`.
@@ -149,8 +150,13 @@ impl GatewayConfig {
     pub const DEFAULT_STREAM_BUFFER: usize = 4096;
     /// Default stall timeout of a WebSocket client.
     pub const DEFAULT_STREAM_STALL_TIMEOUT: Duration = Duration::from_secs(10);
-    /// Default shortest time between two publications of a shard.
-    pub const DEFAULT_STREAM_PUBLISH_INTERVAL: Duration = Duration::ZERO;
+    /// Default shortest time between two publications of a shard: 30 ms. A publication
+    /// costs every subscriber a write and a read (about 14 µs of CPU per subscriber on the
+    /// 2-vCPU development machine, mostly loopback TCP); with 1,000 subscribers and
+    /// 10,000 orders/s there, publishing as fast as the subscribers could take it
+    /// starved the order flow (3,000 orders/s), 30 ms kept it at 10,000/s, and the
+    /// fan-out latency of each publication stayed the same.
+    pub const DEFAULT_STREAM_PUBLISH_INTERVAL: Duration = Duration::from_millis(30);
 
     /// A configuration with default limits.
     #[must_use]

@@ -11,7 +11,7 @@
 //! it is a terminal. Orders still resting when the run ends are cancelled afterwards.
 //!
 //! With `--ws-subscribers N`, N WebSocket clients subscribe to the traded market's book
-//! before the load starts and read throughout ([`ws`]), on a thread of their own
+//! before the load starts and read throughout ([`ws`]), on a runtime of their own
 //! ([`subscribers`]); the last line is then [`Report::ws_line`], after the REST line.
 
 mod connection;
@@ -232,6 +232,7 @@ pub async fn run(
     let ws_line = match subscribers {
         Some(subscribers) => {
             let (seen, latency) = subscribers.finish().await;
+            eprintln!("loadgen: {}", ws::distribution(&latency));
             Some(ws::line(config.ws_subscribers, &seen, &latency, measured))
         }
         None => None,

@@ -1,9 +1,9 @@
-//! The WebSocket subscribers of `--ws-subscribers` run on a thread and runtime of their
-//! own (`loadgen-ws`), apart from the order workload.
+//! The WebSocket subscribers of `--ws-subscribers` run on a runtime of their own (one
+//! `loadgen-ws` worker per CPU), apart from the order workload.
 //!
 //! Why: in one runtime, a book delta wakes 1,000 reader tasks at once and every order
 //! request queued behind them, so the order flow's latency (and, with a fixed number of
-//! connections, its throughput) measured the generator's own run queue. On a thread of
+//! connections, its throughput) measured the generator's own run queue. On threads of
 //! their own the operating system interleaves the two, as it would two client programs.
 
 use std::net::SocketAddr;
@@ -37,7 +37,7 @@ pub(crate) struct Target {
     pub(crate) tokens: Vec<String>,
 }
 
-/// Connects and subscribes `count` clients on the `loadgen-ws` thread; returns once every
+/// Connects and subscribes `count` clients on the subscribers' runtime; returns once every
 /// one has its book snapshot, so the load starts only with all of them in place.
 ///
 /// # Errors
@@ -47,13 +47,16 @@ pub(crate) async fn start(count: usize, target: Target) -> Result<Subscribers, L
     let (start, start_rx) = oneshot::channel();
     let (outcome_tx, outcome) = oneshot::channel();
     let stop = CancellationToken::new();
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("loadgen-ws")
         .enable_all()
         .build()
         .map_err(|e| LoadgenError::Setup(format!("cannot start the subscribers' runtime: {e}")))?;
     let stopped = stop.clone();
     std::thread::Builder::new()
-        .name("loadgen-ws".into())
+        .name("loadgen-subscribers".into())
         .spawn(move || {
             runtime.block_on(run(count, target, ready_tx, start_rx, stopped, outcome_tx));
         })

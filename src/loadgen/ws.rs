@@ -182,6 +182,21 @@ fn delta_timestamp(text: &str) -> Option<u64> {
     })
 }
 
+/// Fan-out latency quantiles (microseconds), for standard error: the bench line has only
+/// the 99th percentile.
+pub(crate) fn distribution(latency: &Histogram<u64>) -> String {
+    let q = |q| report::quantile_us(latency, q);
+    format!(
+        "ws fanout_us p50={} p90={} p99={} p999={} max={} deltas={}",
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        q(0.999),
+        q(1.0),
+        latency.len()
+    )
+}
+
 /// The `bench=ws` line.
 pub(crate) fn line(
     subscribers: usize,

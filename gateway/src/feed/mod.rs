@@ -12,13 +12,15 @@
 //!   cost is per publication and connection (a wake-up, a write, the client's read), not
 //!   per byte, so publications are few and full:
 //! - **A shard publishes again only when every connection has taken its previous
-//!   publication** ([`Publication`] tells the task when the last reader drops it), or after
-//!   [`FANOUT_WAIT_MAX`]. Meanwhile changes accumulate: order and trade messages in order,
-//!   and one book delta per market whose levels carry their newest totals and whose
-//!   `prev_seq`..`seq` span every event merged into it. When the gateway is idle a change
-//!   goes out at once; under load the publication rate falls to what the connections can
-//!   take, instead of queueing behind them (1,000 subscribers at 10k orders/s would be
-//!   10 million deliveries per second on this scale of machine otherwise). A connection
+//!   publication** ([`Publication`] tells the task when the last reader drops it, or
+//!   [`FANOUT_WAIT_MAX`] passes), **and `stream_publish_interval` after it** (30 ms by
+//!   default: it bounds the fan-out's CPU so the order flow keeps its share). Meanwhile
+//!   changes accumulate: order and trade messages in order, and one book delta per
+//!   market whose levels carry their newest totals and whose `prev_seq`..`seq` span
+//!   every event merged into it. When the gateway is idle a change goes out at once;
+//!   under load the publication rate falls to what the connections can take, instead of
+//!   queueing behind them (1,000 subscribers at 10k orders/s would otherwise be up to
+//!   10 million deliveries per second). A connection
 //!   that falls `stream_buffer` publications behind is closed (it lags): the bus never
 //!   grows and the ingestion task never waits for a client.
 //! - **Messages nobody asked for are not built.** Order and trade messages are serialised
@@ -207,8 +209,48 @@ impl Feed {
         }
     }
 
-    /// Starts one ingestion task per shard (`feed_ingest_task`, with the shard's address).
+    /// Starts one ingestion task per shard (`feed_ingest_task`, with the shard's address)
+    /// on a thread of its own (`feed-ingest`, a single-threaded runtime); it ends when
+    /// they all have (on [`Feed::shutdown`]).
+    ///
+    /// Why a thread: a publication wakes every WebSocket connection at once, and on the
+    /// gateway's runtime the ingestion task then waited behind all of them (a tokio run
+    /// queue is first in, first out) before it could read the next events: with 1,000
+    /// subscribers the book a publication carried was already milliseconds old.
+    /// Ingestion is light (apply events, build one delta per market); one thread serves
+    /// every shard.
     pub fn spawn_ingest(&self, state: &AppState) {
+        let tasks = self.ingest_tasks(state);
+        let spawned = std::thread::Builder::new()
+            .name("feed-ingest".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(async move {
+                        let mut running = tokio::task::JoinSet::new();
+                        for task in tasks {
+                            running.spawn(task);
+                        }
+                        while running.join_next().await.is_some() {}
+                    }),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot start the feed ingestion runtime");
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "no feed-ingest thread; ingesting on the gateway's runtime");
+            for task in self.ingest_tasks(state) {
+                tokio::spawn(task);
+            }
+        }
+    }
+
+    /// The ingestion tasks, tracked so that [`Feed::shutdown`] waits for them.
+    fn ingest_tasks(&self, state: &AppState) -> Vec<impl Future<Output = ()> + Send + use<>> {
+        let mut tasks = Vec::new();
         for (index, client) in state.shards().clients() {
             let Some(books) = self.shards.get(usize::from(index.0)) else {
                 continue;
@@ -221,8 +263,9 @@ impl Feed {
                 books: Arc::clone(books),
                 stop: self.stop.clone(),
             };
-            self.tasks.spawn(task.run().instrument(span));
+            tasks.push(self.tasks.track_future(task.run().instrument(span)));
         }
+        tasks
     }
 
     /// Tracks a task that must stop with the feed (the WebSocket connections).
