@@ -22,6 +22,28 @@ const MAX_BATCH: usize = 1024;
 const BACKOFF_INITIAL: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// The waits between resubscriptions: doubling from [`BACKOFF_INITIAL`] to
+/// [`BACKOFF_MAX`], and back to the start once events flow again.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Self(BACKOFF_INITIAL)
+    }
+
+    /// The wait before the next attempt.
+    fn next(&mut self) -> Duration {
+        let wait = self.0;
+        self.0 = (wait * 2).min(BACKOFF_MAX);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.0 = BACKOFF_INITIAL;
+    }
+}
+
 pub(super) struct Ingest {
     pub(super) state: AppState,
     pub(super) shard: ShardIndex,
@@ -43,7 +65,7 @@ enum Ended {
 
 impl Ingest {
     pub(super) async fn run(self) {
-        let mut backoff = BACKOFF_INITIAL;
+        let mut backoff = Backoff::new();
         let mut pending = Pending::new(self.state.feed().publish_interval());
         loop {
             let from = self.last_seq() + 1;
@@ -64,7 +86,7 @@ impl Ingest {
                 Err(error) => tracing::debug!(%error, "feed subscription failed"),
             }
             // What is still waiting goes out meanwhile.
-            let resubscribe = tokio::time::Instant::now() + backoff;
+            let resubscribe = tokio::time::Instant::now() + backoff.next();
             loop {
                 tokio::select! {
                     biased;
@@ -75,7 +97,6 @@ impl Ingest {
                     () = tokio::time::sleep_until(resubscribe) => break,
                 }
             }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
 
@@ -87,7 +108,7 @@ impl Ingest {
     async fn follow(
         &self,
         mut sub: Subscription,
-        backoff: &mut Duration,
+        backoff: &mut Backoff,
         pending: &mut Pending,
     ) -> Option<Ended> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -122,7 +143,7 @@ impl Ingest {
                     }
                 }
             }
-            *backoff = BACKOFF_INITIAL;
+            backoff.reset();
             if let Err(gap) = self.apply(&batch, pending) {
                 return Some(gap);
             }
@@ -203,5 +224,21 @@ impl Ingest {
         self.books
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_to_its_cap_and_resets() {
+        let mut backoff = Backoff::new();
+        let waits: Vec<u64> = (0..8)
+            .map(|_| u64::try_from(backoff.next().as_millis()).unwrap())
+            .collect();
+        assert_eq!(waits, [20, 40, 80, 160, 320, 640, 1000, 1000]);
+        backoff.reset();
+        assert_eq!(backoff.next(), BACKOFF_INITIAL);
     }
 }
