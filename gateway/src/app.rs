@@ -110,7 +110,13 @@ impl AppState {
             config.shard_connections,
             &metrics,
         );
-        let feed = crate::feed::Feed::new(&shards, config.recent_trades, config.stream_buffer);
+        let feed = crate::feed::Feed::new(
+            &shards,
+            config.recent_trades,
+            config.stream_buffer,
+            config.stream_stall_timeout,
+            config.stream_publish_interval,
+        );
         let idempotency = match &config.redis_url {
             None => None,
             Some(url) => {

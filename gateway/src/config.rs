@@ -115,9 +115,19 @@ pub struct GatewayConfig {
     pub policy_files: Option<PolicyFiles>,
     /// Trades kept per market from the shard feed (`GET /v1/markets/{symbol}/trades`).
     pub recent_trades: usize,
-    /// Messages a WebSocket client may have queued, and feed batches it may fall behind
-    /// the bus, before it is disconnected (close code 4008): a slow client costs only itself.
+    /// Messages a WebSocket client may have queued (book deltas of a market merge into one),
+    /// and publications it may fall behind the bus, before it is disconnected (close code
+    /// 4008): a slow client costs only itself.
     pub stream_buffer: usize,
+    /// Longest a WebSocket client may leave a batch of messages unread on its socket
+    /// before it is disconnected (close code 4008): a client that stops reading is dropped
+    /// even when its merged deltas would never fill its buffer.
+    pub stream_stall_timeout: Duration,
+    /// Shortest time between two publications of a shard's market data to WebSocket
+    /// clients (zero: as soon as the previous one reached every client). Changes in
+    /// between merge (book deltas) or wait (trades, order updates); a change after a quiet
+    /// spell goes out at once.
+    pub stream_publish_interval: Duration,
     /// The job store and queue behind `/v1/jobs` and `/v1/dead-letters`; `None` (the
     /// default): those routes answer 503 `control_plane_unavailable`.
     pub control_plane: Option<ControlPlaneConfig>,
@@ -138,6 +148,15 @@ impl GatewayConfig {
     pub const DEFAULT_RECENT_TRADES: usize = 1000;
     /// Default WebSocket backlog, in messages.
     pub const DEFAULT_STREAM_BUFFER: usize = 4096;
+    /// Default stall timeout of a WebSocket client.
+    pub const DEFAULT_STREAM_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default shortest time between two publications of a shard: 30 ms. A publication
+    /// costs every subscriber a write and a read (about 14 µs of CPU per subscriber on the
+    /// 2-vCPU development machine, mostly loopback TCP); with 1,000 subscribers and
+    /// 10,000 orders/s there, publishing as fast as the subscribers could take it
+    /// starved the order flow (3,000 orders/s), 30 ms kept it at 10,000/s, and the
+    /// fan-out latency of each publication stayed the same.
+    pub const DEFAULT_STREAM_PUBLISH_INTERVAL: Duration = Duration::from_millis(30);
 
     /// A configuration with default limits.
     #[must_use]
@@ -155,6 +174,8 @@ impl GatewayConfig {
             policy_files: None,
             recent_trades: Self::DEFAULT_RECENT_TRADES,
             stream_buffer: Self::DEFAULT_STREAM_BUFFER,
+            stream_stall_timeout: Self::DEFAULT_STREAM_STALL_TIMEOUT,
+            stream_publish_interval: Self::DEFAULT_STREAM_PUBLISH_INTERVAL,
             control_plane: None,
         }
     }
@@ -195,6 +216,9 @@ impl GatewayConfig {
         }
         if self.stream_buffer == 0 {
             return Err(GatewayConfigError::ZeroLimit("stream_buffer"));
+        }
+        if self.stream_stall_timeout.is_zero() {
+            return Err(GatewayConfigError::ZeroLimit("stream_stall_timeout"));
         }
         if self.idempotency_ttl.is_zero() {
             return Err(GatewayConfigError::ZeroLimit("idempotency_ttl"));

@@ -23,6 +23,7 @@
 //! - `stream_clients` (gauge): connected WebSocket clients
 //! - `stream_messages_out_total` (counter): messages sent to WebSocket clients
 //! - `stream_dropped_clients_total` (counter): clients disconnected for falling behind
+//! - `stream_subscriptions` (gauge): open channel subscriptions over all WebSocket clients
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -94,8 +95,10 @@ pub struct Metrics {
     pub stream_clients: Gauge,
     /// Messages sent to WebSocket clients.
     pub stream_messages_out: Counter,
-    /// WebSocket clients disconnected because their buffer filled.
+    /// WebSocket clients disconnected for falling behind.
     pub stream_dropped: Counter,
+    /// Open channel subscriptions over all WebSocket clients.
+    pub stream_subscriptions: Gauge,
 }
 
 impl Default for Metrics {
@@ -136,6 +139,7 @@ impl Metrics {
         let stream_clients = Gauge::default();
         let stream_messages_out = Counter::default();
         let stream_dropped = Counter::default();
+        let stream_subscriptions = Gauge::default();
         registry.register(
             "stream_clients",
             "Connected WebSocket clients of /v1/stream",
@@ -148,8 +152,13 @@ impl Metrics {
         );
         registry.register(
             "stream_dropped_clients",
-            "WebSocket clients disconnected because their buffer filled",
+            "WebSocket clients disconnected for falling behind (buffer full or not reading)",
             stream_dropped.clone(),
+        );
+        registry.register(
+            "stream_subscriptions",
+            "Open channel subscriptions over all WebSocket clients",
+            stream_subscriptions.clone(),
         );
         Self {
             registry,
@@ -160,6 +169,7 @@ impl Metrics {
             stream_clients,
             stream_messages_out,
             stream_dropped,
+            stream_subscriptions,
         }
     }
 

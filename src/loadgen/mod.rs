@@ -11,12 +11,13 @@
 //! it is a terminal. Orders still resting when the run ends are cancelled afterwards.
 //!
 //! With `--ws-subscribers N`, N WebSocket clients subscribe to the traded market's book
-//! before the load starts and read throughout ([`ws`]); the last line is then
-//! [`Report::ws_line`], after the REST line.
+//! before the load starts and read throughout ([`ws`]), on a runtime of their own
+//! ([`subscribers`]); the last line is then [`Report::ws_line`], after the REST line.
 
 mod connection;
 mod pacer;
 mod report;
+mod subscribers;
 mod workload;
 mod ws;
 
@@ -122,7 +123,17 @@ pub async fn run(
     let (addr, host) = resolve(&config.url)?;
     let (bodies, symbol) = order_bodies(&config, addr, &host).await?;
     let bodies = Arc::new(bodies);
-    let subscribers = subscribe_all(&config, addr, &host, &symbol).await?;
+    let mut subscribers = if config.ws_subscribers > 0 {
+        let target = subscribers::Target {
+            addr,
+            host: host.clone(),
+            symbol: symbol.clone(),
+            tokens: config.tokens.clone(),
+        };
+        Some(subscribers::start(config.ws_subscribers, target).await?)
+    } else {
+        None
+    };
 
     let mut connections = Vec::with_capacity(config.connections);
     for c in 0..config.connections {
@@ -165,10 +176,8 @@ pub async fn run(
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + config.warmup;
     let end = measure_from + config.duration;
-    let stop_readers = CancellationToken::new();
-    let mut readers = JoinSet::new();
-    for socket in subscribers {
-        readers.spawn(ws::read(socket, measure_from, stop_readers.clone()));
+    if let Some(subscribers) = &mut subscribers {
+        subscribers.begin(measure_from);
     }
     let slots = Slots::new(start, config.rate);
     let pacer = {
@@ -220,15 +229,14 @@ pub async fn run(
         .min(end)
         .max(last_done.unwrap_or(end))
         .saturating_duration_since(measure_from);
-    stop_readers.cancel();
-    let mut seen = Vec::new();
-    while let Some(joined) = readers.join_next().await {
-        if let Ok(s) = joined {
-            seen.push(s);
+    let ws_line = match subscribers {
+        Some(subscribers) => {
+            let (seen, latency) = subscribers.finish().await;
+            eprintln!("loadgen: {}", ws::distribution(&latency));
+            Some(ws::line(config.ws_subscribers, &seen, &latency, measured))
         }
-    }
-    let ws_line =
-        (config.ws_subscribers > 0).then(|| ws::line(config.ws_subscribers, &seen, measured));
+        None => None,
+    };
     for (mut connection, mut workload) in leftovers {
         cancel_leftovers(&mut connection, &mut workload).await;
     }
@@ -241,30 +249,6 @@ pub async fn run(
         latency,
         ws_line,
     })
-}
-
-/// Connects and subscribes every WebSocket client before the load starts.
-async fn subscribe_all(
-    config: &LoadgenConfig,
-    addr: SocketAddr,
-    host: &str,
-    symbol: &str,
-) -> Result<Vec<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>>, LoadgenError> {
-    let mut connecting = JoinSet::new();
-    for i in 0..config.ws_subscribers {
-        let token = config.tokens[i % config.tokens.len()].clone();
-        let (host, symbol) = (host.to_owned(), symbol.to_owned());
-        connecting.spawn(async move { ws::connect(addr, &host, &token, &symbol).await });
-    }
-    let mut sockets = Vec::with_capacity(config.ws_subscribers);
-    while let Some(joined) = connecting.join_next().await {
-        match joined {
-            Ok(Ok(socket)) => sockets.push(socket),
-            Ok(Err(e)) => return Err(LoadgenError::Setup(format!("a WebSocket subscriber: {e}"))),
-            Err(e) => return Err(LoadgenError::Setup(format!("a WebSocket subscriber: {e}"))),
-        }
-    }
-    Ok(sockets)
 }
 
 /// The market list, and order bodies for the chosen market.

@@ -1,17 +1,18 @@
 //! The ingestion task of one shard: subscribe from the next sequence number, apply events
-//! in drained batches, publish, and resubscribe after any failure.
+//! in drained batches, publish whenever the previous publication has reached every
+//! connection (see [`super::pending`]), and resubscribe after any failure.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use matcher::Event;
 use matcher::client::{ClientError, ShardClient, Subscription};
-use matcher::{Event, MarketId, Side};
 use tokio_util::sync::CancellationToken;
 
-use super::Outgoing;
-use super::book::{BookSide, ShardBooks, Touched};
-use super::publish::{book_delta, event_messages};
+use super::book::{ShardBooks, Touched};
+use super::pending::Pending;
+use super::publish::{Wanted, event_messages};
 use crate::app::AppState;
 use crate::shards::ShardIndex;
 
@@ -20,6 +21,28 @@ const MAX_BATCH: usize = 1024;
 /// First wait before resubscribing; doubles up to [`BACKOFF_MAX`].
 const BACKOFF_INITIAL: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// The waits between resubscriptions: doubling from [`BACKOFF_INITIAL`] to
+/// [`BACKOFF_MAX`], and back to the start once events flow again.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Self(BACKOFF_INITIAL)
+    }
+
+    /// The wait before the next attempt.
+    fn next(&mut self) -> Duration {
+        let wait = self.0;
+        self.0 = (wait * 2).min(BACKOFF_MAX);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.0 = BACKOFF_INITIAL;
+    }
+}
 
 pub(super) struct Ingest {
     pub(super) state: AppState,
@@ -42,7 +65,8 @@ enum Ended {
 
 impl Ingest {
     pub(super) async fn run(self) {
-        let mut backoff = BACKOFF_INITIAL;
+        let mut backoff = Backoff::new();
+        let mut pending = Pending::new(self.state.feed().publish_interval());
         loop {
             let from = self.last_seq() + 1;
             let subscribed = tokio::select! {
@@ -52,7 +76,7 @@ impl Ingest {
             match subscribed {
                 Ok(subscription) => {
                     tracing::info!(from, "feed subscribed");
-                    match self.follow(subscription, &mut backoff).await {
+                    match self.follow(subscription, &mut backoff, &mut pending).await {
                         None => return,
                         Some(ended) => {
                             tracing::warn!(error = %ended, "feed interrupted; resubscribing")
@@ -61,27 +85,41 @@ impl Ingest {
                 }
                 Err(error) => tracing::debug!(%error, "feed subscription failed"),
             }
-            tokio::select! {
-                () = self.stop.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
+            // What is still waiting goes out meanwhile.
+            let resubscribe = tokio::time::Instant::now() + backoff.next();
+            loop {
+                tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => return,
+                    () = pending.unblocked(), if pending.blocked() => {
+                        self.publish_pending(&mut pending);
+                    }
+                    () = tokio::time::sleep_until(resubscribe) => break,
+                }
             }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
 
     fn last_seq(&self) -> u64 {
-        self.books
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .last_seq()
+        self.lock().last_seq()
     }
 
     /// Applies events until the subscription ends (`Some`) or the gateway stops (`None`).
-    async fn follow(&self, mut sub: Subscription, backoff: &mut Duration) -> Option<Ended> {
+    async fn follow(
+        &self,
+        mut sub: Subscription,
+        backoff: &mut Backoff,
+        pending: &mut Pending,
+    ) -> Option<Ended> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             let first = tokio::select! {
+                biased;
                 () = self.stop.cancelled() => return None,
+                () = pending.unblocked(), if pending.blocked() => {
+                    self.publish_pending(pending);
+                    continue;
+                }
                 e = sub.next() => e,
             };
             let mut ended = None;
@@ -105,8 +143,8 @@ impl Ingest {
                     }
                 }
             }
-            *backoff = BACKOFF_INITIAL;
-            if let Err(gap) = self.apply(&batch) {
+            backoff.reset();
+            if let Err(gap) = self.apply(&batch, pending) {
                 return Some(gap);
             }
             batch.clear();
@@ -116,24 +154,25 @@ impl Ingest {
         }
     }
 
-    /// Applies a batch to the books and publishes what changed. Events already applied
-    /// (replayed after a resubscription) are skipped.
-    fn apply(&self, batch: &[Event]) -> Result<(), Ended> {
+    /// Applies a batch to the books, and publishes what waits unless a publication is in
+    /// flight. Events already applied (replayed after a resubscription) are skipped.
+    fn apply(&self, batch: &[Event], pending: &mut Pending) -> Result<(), Ended> {
         let shards = self.state.shards();
         let feed = self.state.feed();
-        let mut out: Vec<Outgoing> = Vec::new();
         let mut touched = Touched::new();
         let mut result = Ok(());
-        {
-            let mut books = self
-                .books
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            // With no WebSocket reader, keep the books and trades but serialise nothing: the
-            // messages would be dropped anyway, and their JSON costs on every order. Read
-            // under the books' lock: a reader joins the bus before it locks the books for its
+        let publication = {
+            let mut books = self.lock();
+            // With no WebSocket reader, keep the books and trades but build no messages: they
+            // would be dropped anyway, and their JSON costs on every order. Read under the
+            // books' lock: a reader joins the bus before it locks the books for its
             // snapshot, so it either is counted here or snapshots after this batch.
-            let publish = feed.readers() > 0;
+            let readers = feed.readers() > 0;
+            let interest = feed.interest();
+            let wanted = Wanted {
+                orders: readers && interest.orders(),
+                trades: readers && interest.trades(),
+            };
             let mut last = None;
             for event in batch {
                 let expected = books.last_seq() + 1;
@@ -148,32 +187,58 @@ impl Ingest {
                     break;
                 }
                 last = Some((event.seq.0, event.timestamp.0));
-                if publish {
-                    event_messages(event, self.shard, shards, &mut out);
-                }
+                event_messages(event, self.shard, shards, wanted, pending.events());
             }
             if let Some((seq, timestamp_ns)) = last {
-                let mut prev: Vec<(MarketId, u64)> = Vec::new();
-                for (market, _, _) in &touched {
-                    if prev.last().is_none_or(|(m, _)| m != market) {
-                        let before = books.market(*market).map_or(0, |b| b.seq);
-                        prev.push((*market, before));
-                    }
-                }
-                books.stamp(&touched, seq);
-                for (market, prev_seq) in prev.into_iter().filter(|_| publish) {
-                    let (Some(book), Some(m)) = (books.market(market), shards.by_id(market)) else {
-                        continue;
-                    };
-                    let levels = touched
-                        .range((market, BookSide::Bid, matcher::Price(i64::MIN))..)
-                        .take_while(|(mk, _, _)| *mk == market)
-                        .map(|(_, side, price)| (Side::from(*side), *price));
-                    out.push(book_delta(book, m, prev_seq, timestamp_ns, levels));
-                }
+                pending.add(&mut books, &mut touched, seq, timestamp_ns);
             }
+            if !readers {
+                pending.clear();
+            }
+            pending.due().then(|| pending.take(&books, shards))
+        };
+        if let Some(publication) = publication {
+            pending.send(feed, publication);
         }
-        feed.publish(out);
         result
+    }
+
+    /// Publishes what waits, if it is due.
+    fn publish_pending(&self, pending: &mut Pending) {
+        let feed = self.state.feed();
+        let publication = {
+            let books = self.lock();
+            if feed.readers() == 0 {
+                pending.clear();
+            }
+            pending
+                .due()
+                .then(|| pending.take(&books, self.state.shards()))
+        };
+        if let Some(publication) = publication {
+            pending.send(feed, publication);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ShardBooks> {
+        self.books
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_to_its_cap_and_resets() {
+        let mut backoff = Backoff::new();
+        let waits: Vec<u64> = (0..8)
+            .map(|_| u64::try_from(backoff.next().as_millis()).unwrap())
+            .collect();
+        assert_eq!(waits, [20, 40, 80, 160, 320, 640, 1000, 1000]);
+        backoff.reset();
+        assert_eq!(backoff.next(), BACKOFF_INITIAL);
     }
 }

@@ -135,8 +135,11 @@ pub struct BookSnapshot {
 
 /// Level changes on `book:{symbol}`.
 ///
-/// Apply one only if its `prev_seq` equals the `seq` of the snapshot or delta applied last;
-/// otherwise a message was lost: unsubscribe and subscribe again for a new snapshot.
+/// One delta may merge the changes of many events: it takes the book from `prev_seq` to
+/// `seq` (sequence numbers in between may belong to it or to other books) and gives each
+/// changed level's totals at `seq`. Apply one only if its `prev_seq` equals the `seq` of
+/// the snapshot or delta applied last; otherwise a message was lost: unsubscribe and
+/// subscribe again for a new snapshot.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct BookDelta {
     /// The market's symbol.
@@ -145,7 +148,7 @@ pub struct BookDelta {
     pub seq: u64,
     /// The book's sequence number this delta applies to.
     pub prev_seq: u64,
-    /// Every level that changed, with its new totals.
+    /// Every level that changed since `prev_seq`, with its totals at `seq`.
     pub changes: Vec<LevelChange>,
     /// The shard's timestamp of the newest event this delta includes (nanoseconds since the
     /// Unix epoch): how current the book is, and what fan-out latency is measured from.

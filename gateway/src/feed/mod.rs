@@ -1,36 +1,53 @@
 //! Market data from the shard feeds: one ingestion task per shard keeps each market's book
-//! and recent trades ([`book`]), and publishes every change once on a bus that the
-//! WebSocket connections of [`crate::stream`] read.
+//! and recent trades ([`book`]), and publishes the changes on a bus that the WebSocket
+//! connections of [`crate::stream`] read.
 //!
 //! Design decisions:
 //! - **One subscription per shard, whatever the number of clients.** The task remembers
 //!   the last sequence number it applied and resubscribes from the next one after a shard
 //!   restart or a lost connection; an event that is not the next one is dropped (a
 //!   duplicate) or ends the subscription (a gap), so the books never skip or repeat.
-//! - **Fan-out is a bounded broadcast of pre-serialised message batches.** Each message is
-//!   serialised once; every connection reads the same buffer. One bus item carries every
-//!   message of one applied feed batch, so a connection wakes once per batch, not once per
-//!   message (most of which, such as other accounts' order updates, it does not want):
-//!   with many subscribers the wake-ups, not the bytes, are the cost. A connection that
-//!   falls `stream_buffer` batches behind is closed (it lags): the bus never grows and the
-//!   ingestion task never waits for a client.
+//! - **Fan-out is a bounded broadcast of pre-serialised publications.** Each message is
+//!   serialised once; every connection reads the same buffer. With many subscribers the
+//!   cost is per publication and connection (a wake-up, a write, the client's read), not
+//!   per byte, so publications are few and full:
+//! - **A shard publishes again only when every connection has taken its previous
+//!   publication** ([`Publication`] tells the task when the last reader drops it, or
+//!   [`FANOUT_WAIT_MAX`] passes), **and `stream_publish_interval` after it** (30 ms by
+//!   default: it bounds the fan-out's CPU so the order flow keeps its share). Meanwhile
+//!   changes accumulate: order and trade messages in order, and one book delta per
+//!   market whose levels carry their newest totals and whose `prev_seq`..`seq` span
+//!   every event merged into it. When the gateway is idle a change goes out at once;
+//!   under load the publication rate falls to what the connections can take, instead of
+//!   queueing behind them (1,000 subscribers at 10k orders/s would otherwise be up to
+//!   10 million deliveries per second). A connection
+//!   that falls `stream_buffer` publications behind is closed (it lags): the bus never
+//!   grows and the ingestion task never waits for a client.
+//! - **Messages nobody asked for are not built.** Order and trade messages are serialised
+//!   only while some connection subscribes to `orders` or `trades:` ([`Interest`]), and
+//!   nothing at all while no connection is open.
 //! - **Consistency between snapshot and deltas** comes from ordering: the task changes the
 //!   books under their lock and publishes afterwards, and a connection subscribes to the
-//!   bus before it takes a snapshot. So every delta after the snapshot's sequence number is
-//!   on the bus, and deltas at or below it are skipped.
+//!   bus before it takes a snapshot. So every change after the snapshot's sequence number
+//!   reaches the connection in a delta whose `seq` is above it; the connection skips the
+//!   deltas at or below it, and the first one it sends starts from the snapshot (see
+//!   [`crate::stream`]).
 //! - **Every task is named** (a tracing span) and stops with the gateway's shutdown token;
 //!   [`Feed::shutdown`] joins them.
 
 pub mod book;
 mod ingest;
 pub mod messages;
+mod pending;
 mod publish;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use matcher::{AccountId, MarketId};
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -38,6 +55,11 @@ use tracing::Instrument;
 use crate::app::AppState;
 use crate::shards::Shards;
 use book::ShardBooks;
+use messages::BookDelta;
+
+/// Longest a shard waits for its previous publication to reach every connection before it
+/// publishes again anyway (a connection that is starved that long is about to lag).
+pub const FANOUT_WAIT_MAX: Duration = Duration::from_millis(25);
 
 /// Which channel a bus message belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,10 +81,87 @@ pub struct Outgoing {
     pub seq: u64,
     /// The JSON text sent to clients.
     pub text: Utf8Bytes,
+    /// A book delta's contents, for a connection that merges it with one it still holds
+    /// (`None` for other messages).
+    pub delta: Option<Arc<BookDelta>>,
 }
 
-/// The messages of one applied feed batch, in order: one bus item.
-pub type Batch = Arc<[Outgoing]>;
+/// One publication of a shard: what changed since its previous one.
+#[derive(Debug)]
+pub struct Publication {
+    /// One delta per changed market (topic [`Topic::Book`]).
+    pub book: Vec<Outgoing>,
+    /// Trade and order messages, in feed order.
+    pub events: Vec<Outgoing>,
+    /// Wakes the shard's ingestion task when the last reader lets go of the publication.
+    _fanned_out: FannedOut,
+}
+
+impl Publication {
+    /// A publication that tells `done` when every reader has dropped it.
+    pub(crate) fn new(book: Vec<Outgoing>, events: Vec<Outgoing>, done: Arc<Notify>) -> Self {
+        Self {
+            book,
+            events,
+            _fanned_out: FannedOut(done),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.book.is_empty() && self.events.is_empty()
+    }
+}
+
+/// Notifies on drop: the bus drops its copy of a value once every receiver has taken it,
+/// and each connection drops its clone once it has queued what it wants.
+#[derive(Debug)]
+struct FannedOut(Arc<Notify>);
+
+impl Drop for FannedOut {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
+
+/// One bus item.
+pub type Batch = Arc<Publication>;
+
+/// How many subscriptions of each kind are open, so the ingestion tasks build only the
+/// messages somebody reads.
+#[derive(Debug, Default)]
+pub struct Interest {
+    orders: AtomicUsize,
+    trades: AtomicUsize,
+}
+
+impl Interest {
+    /// A subscription of this kind began (`true`) or ended (`false`); book subscriptions
+    /// are not counted (book deltas are built once per publication and market).
+    pub fn count(&self, topic: Topic, began: bool) {
+        let counter = match topic {
+            Topic::Orders(_) => &self.orders,
+            Topic::Trades(_) => &self.trades,
+            Topic::Book(_) => return,
+        };
+        if began {
+            counter.fetch_add(1, Ordering::SeqCst);
+        } else {
+            counter.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether any connection subscribes to `orders`.
+    #[must_use]
+    pub fn orders(&self) -> bool {
+        self.orders.load(Ordering::SeqCst) > 0
+    }
+
+    /// Whether any connection subscribes to a `trades:` channel.
+    #[must_use]
+    pub fn trades(&self) -> bool {
+        self.trades.load(Ordering::SeqCst) > 0
+    }
+}
 
 /// The books of every shard and the bus.
 #[derive(Debug)]
@@ -72,12 +171,21 @@ pub struct Feed {
     stop: CancellationToken,
     tasks: TaskTracker,
     client_buffer: usize,
+    stall_timeout: Duration,
+    publish_interval: Duration,
+    interest: Interest,
 }
 
 impl Feed {
     /// Empty books for every configured market; nothing runs until [`Feed::spawn_ingest`].
     #[must_use]
-    pub fn new(shards: &Shards, recent_trades: usize, stream_buffer: usize) -> Self {
+    pub fn new(
+        shards: &Shards,
+        recent_trades: usize,
+        stream_buffer: usize,
+        stall_timeout: Duration,
+        publish_interval: Duration,
+    ) -> Self {
         let books = shards
             .clients()
             .map(|(index, _)| {
@@ -95,11 +203,54 @@ impl Feed {
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
             client_buffer: stream_buffer.max(1),
+            stall_timeout,
+            publish_interval,
+            interest: Interest::default(),
         }
     }
 
-    /// Starts one ingestion task per shard (`feed_ingest_task`, with the shard's address).
+    /// Starts one ingestion task per shard (`feed_ingest_task`, with the shard's address)
+    /// on a thread of its own (`feed-ingest`, a single-threaded runtime); it ends when
+    /// they all have (on [`Feed::shutdown`]).
+    ///
+    /// Why a thread: a publication wakes every WebSocket connection at once, and on the
+    /// gateway's runtime the ingestion task then waited behind all of them (a tokio run
+    /// queue is first in, first out) before it could read the next events: with 1,000
+    /// subscribers the book a publication carried was already milliseconds old.
+    /// Ingestion is light (apply events, build one delta per market); one thread serves
+    /// every shard.
     pub fn spawn_ingest(&self, state: &AppState) {
+        let tasks = self.ingest_tasks(state);
+        let spawned = std::thread::Builder::new()
+            .name("feed-ingest".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(async move {
+                        let mut running = tokio::task::JoinSet::new();
+                        for task in tasks {
+                            running.spawn(task);
+                        }
+                        while running.join_next().await.is_some() {}
+                    }),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot start the feed ingestion runtime");
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "no feed-ingest thread; ingesting on the gateway's runtime");
+            for task in self.ingest_tasks(state) {
+                tokio::spawn(task);
+            }
+        }
+    }
+
+    /// The ingestion tasks, tracked so that [`Feed::shutdown`] waits for them.
+    fn ingest_tasks(&self, state: &AppState) -> Vec<impl Future<Output = ()> + Send + use<>> {
+        let mut tasks = Vec::new();
         for (index, client) in state.shards().clients() {
             let Some(books) = self.shards.get(usize::from(index.0)) else {
                 continue;
@@ -112,8 +263,9 @@ impl Feed {
                 books: Arc::clone(books),
                 stop: self.stop.clone(),
             };
-            self.tasks.spawn(task.run().instrument(span));
+            tasks.push(self.tasks.track_future(task.run().instrument(span)));
         }
+        tasks
     }
 
     /// Tracks a task that must stop with the feed (the WebSocket connections).
@@ -163,19 +315,40 @@ impl Feed {
         self.client_buffer
     }
 
+    /// Longest a WebSocket client may leave a batch of messages on its socket before it
+    /// counts as too slow.
+    #[must_use]
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
+    }
+
+    /// Shortest time between two publications of a shard.
+    #[must_use]
+    pub fn publish_interval(&self) -> Duration {
+        self.publish_interval
+    }
+
     /// Number of connected bus readers.
     #[must_use]
     pub fn readers(&self) -> usize {
         self.bus.receiver_count()
     }
 
-    pub(crate) fn publish(&self, messages: Vec<Outgoing>) {
-        if messages.is_empty() {
+    /// The open subscriptions by kind.
+    #[must_use]
+    pub fn interest(&self) -> &Interest {
+        &self.interest
+    }
+
+    /// Sends a publication to every connection (an empty one is dropped, which also
+    /// notifies its task).
+    pub(crate) fn publish(&self, publication: Publication) {
+        if publication.is_empty() {
             return;
         }
         // No reader is not an error: nobody is subscribed right now.
-        let _ = self.bus.send(Arc::from(messages));
+        let _ = self.bus.send(Arc::new(publication));
     }
 }
 
-pub(crate) use publish::{book_snapshot, text as publish_text, trade_view};
+pub(crate) use publish::{book_snapshot, delta_text, text as publish_text, trade_view};

@@ -1,7 +1,10 @@
 //! Engine events and book state as the JSON messages clients receive.
 
+use std::sync::Arc;
+
 use axum::extract::ws::Utf8Bytes;
 use matcher::{Event, EventKind, MarketId, OrderId, Side};
+use serde::Serialize;
 
 use super::book::{Level, MarketBook, TradeRecord};
 use super::messages::{
@@ -15,6 +18,16 @@ use crate::shards::{Market, ShardIndex, Shards, format_order_id};
 /// Serialises a server message (a tree of strings and numbers: cannot fail).
 pub(crate) fn text(message: &ServerMessage) -> Utf8Bytes {
     Utf8Bytes::from(serde_json::to_string(message).unwrap_or_default())
+}
+
+/// A delta as [`ServerMessage::BookDelta`] serialises it, without moving it into one.
+pub(crate) fn delta_text(delta: &BookDelta) -> Utf8Bytes {
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Tagged<'a> {
+        BookDelta(&'a BookDelta),
+    }
+    Utf8Bytes::from(serde_json::to_string(&Tagged::BookDelta(delta)).unwrap_or_default())
 }
 
 /// A kept trade as the API shows it.
@@ -79,25 +92,43 @@ pub(crate) fn book_delta(
     Outgoing {
         topic: Topic::Book(market.config.id()),
         seq: book.seq,
-        text: text(&ServerMessage::BookDelta(delta)),
+        text: delta_text(&delta),
+        delta: Some(Arc::new(delta)),
     }
 }
 
-/// The trade and order messages of one event.
+/// Which messages of an event somebody reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wanted {
+    /// `orders` messages.
+    pub(crate) orders: bool,
+    /// `trades:` messages.
+    pub(crate) trades: bool,
+}
+
+/// The trade and order messages of one event, as far as they are wanted.
 pub(crate) fn event_messages(
     event: &Event,
     shard: ShardIndex,
     shards: &Shards,
+    wanted: Wanted,
     out: &mut Vec<Outgoing>,
 ) {
+    let trade = matches!(event.kind, EventKind::Trade(_));
+    if !(wanted.orders || wanted.trades && trade) {
+        return;
+    }
     let seq = event.seq.0;
     let market_of = |id: MarketId| shards.by_id(id);
     let mut order = |account: matcher::AccountId, update: OrderUpdate| {
-        out.push(Outgoing {
-            topic: Topic::Orders(account),
-            seq,
-            text: text(&ServerMessage::Order(update)),
-        });
+        if wanted.orders {
+            out.push(Outgoing {
+                topic: Topic::Orders(account),
+                seq,
+                text: text(&ServerMessage::Order(update)),
+                delta: None,
+            });
+        }
     };
     let blank = |event: OrderEventKind, market: Option<&Market>, id: Option<OrderId>| OrderUpdate {
         event,
@@ -167,16 +198,19 @@ pub(crate) fn event_messages(
                 u.liquidity = Some(liquidity.to_owned());
                 order(account, u);
             }
-            let record = TradeRecord {
-                seq,
-                timestamp_ns: event.timestamp.0,
-                trade: t,
-            };
-            out.push(Outgoing {
-                topic: Topic::Trades(t.market),
-                seq,
-                text: text(&ServerMessage::Trade(trade_view(&record, m))),
-            });
+            if wanted.trades {
+                let record = TradeRecord {
+                    seq,
+                    timestamp_ns: event.timestamp.0,
+                    trade: t,
+                };
+                out.push(Outgoing {
+                    topic: Topic::Trades(t.market),
+                    seq,
+                    text: text(&ServerMessage::Trade(trade_view(&record, m))),
+                    delta: None,
+                });
+            }
         }
         EventKind::Cancelled(c) => {
             let Some(m) = market_of(c.market) else {
@@ -206,5 +240,31 @@ pub(crate) fn event_messages(
             u.filled_quantity = Some(format_quantity(d.filled, m.precision));
             order(d.account, u);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::orders::ApiSide;
+
+    #[test]
+    fn a_delta_text_is_the_server_message_text() {
+        let delta = BookDelta {
+            symbol: "AAA-USD".into(),
+            seq: 9,
+            prev_seq: 4,
+            changes: vec![LevelChange {
+                side: ApiSide::Sell,
+                price: "10.05".into(),
+                quantity: "0.000".into(),
+                orders: 0,
+            }],
+            timestamp_ns: 17,
+        };
+        assert_eq!(
+            delta_text(&delta).as_str(),
+            text(&ServerMessage::BookDelta(delta.clone())).as_str()
+        );
     }
 }

@@ -19,6 +19,7 @@ mod queues;
 mod rate_limit;
 mod rbac_matrix;
 mod stream;
+mod stream_conflation;
 mod stream_restart;
 mod trades;
 mod whoami;

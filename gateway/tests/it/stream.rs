@@ -46,7 +46,7 @@ pub(crate) async fn connect(stack: &Stack, token: Option<&str>, recv_buffer: Opt
     ws
 }
 
-async fn send(ws: &mut Ws, message: Value) {
+pub(crate) async fn send(ws: &mut Ws, message: Value) {
     ws.send(Message::Text(message.to_string().into()))
         .await
         .unwrap();
@@ -69,7 +69,7 @@ pub(crate) async fn next(ws: &mut Ws) -> Value {
 }
 
 /// The next message of `type`, skipping others.
-async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+pub(crate) async fn next_of(ws: &mut Ws, kind: &str) -> Value {
     loop {
         let m = next(ws).await;
         if m["type"] == kind {
@@ -205,7 +205,7 @@ async fn replay_until(ws: &mut Ws, book: &mut Book, seq: &mut u64, expected: &Bo
     }
 }
 
-async fn rest_book(stack: &Stack) -> Book {
+pub(crate) async fn rest_book(stack: &Stack) -> Book {
     let viewer = token("v", 50, &[Role::Viewer]);
     let res = stack
         .sdk(&viewer)
@@ -315,22 +315,29 @@ async fn a_bad_first_message_closes_with_4001() {
     stack.stop().await;
 }
 
-#[tokio::test]
-async fn a_slow_reader_is_disconnected_while_a_normal_one_keeps_receiving() {
-    const LEVELS: usize = 600;
-    const RESUBSCRIBES: usize = 300;
-    let stack = Stack::start_configured(|c| c.stream_buffer = 16).await;
+/// Levels of [`deep_book`]: its snapshot is ~30 kB.
+pub(crate) const DEEP_LEVELS: usize = 600;
+
+/// Rests one small buy of account 1 on each of [`DEEP_LEVELS`] prices (1.00 and up), so a
+/// reader that reads nothing soon fills its socket buffers with snapshots.
+pub(crate) async fn deep_book(stack: &Stack) {
     let t = trader(1);
     let client = stack.sdk(&t);
-    // A deep book: each snapshot is ~30 kB, so a reader that reads nothing fills its
-    // socket buffers and then its queue.
-    for i in 0..LEVELS {
+    for i in 0..DEEP_LEVELS {
         let ticks = 20 + i;
         let price = format!("{}.{:02}", ticks * 5 / 100, ticks * 5 % 100);
         let body = order("AAA-USD", ApiSide::Buy, Some(&price), "0.001");
         let placed = client.place_order().body(body).send().await.unwrap();
         assert_eq!(placed.status(), StatusCode::CREATED);
     }
+}
+
+#[tokio::test]
+async fn a_slow_reader_is_disconnected_while_a_normal_one_keeps_receiving() {
+    const RESUBSCRIBES: usize = 300;
+    let stack = Stack::start_configured(|c| c.stream_buffer = 16).await;
+    let t = trader(1);
+    deep_book(&stack).await;
     let mut normal = connect(&stack, Some(&t), None).await;
     next_of(&mut normal, "authenticated").await;
     subscribe(&mut normal, "orders").await;

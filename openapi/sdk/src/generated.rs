@@ -446,11 +446,14 @@ included), or both.*/
     }
     /**Level changes on `book:{symbol}`.
 
-Apply one only if its `prev_seq` equals the `seq` of the snapshot or delta applied last;
-otherwise a message was lost: unsubscribe and subscribe again for a new snapshot.*/
+One delta may merge the changes of many events: it takes the book from `prev_seq` to
+`seq` (sequence numbers in between may belong to it or to other books) and gives each
+changed level's totals at `seq`. Apply one only if its `prev_seq` equals the `seq` of
+the snapshot or delta applied last; otherwise a message was lost: unsubscribe and
+subscribe again for a new snapshot.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct BookDelta {
-        ///Every level that changed, with its new totals.
+        ///Every level that changed since `prev_seq`, with its totals at `seq`.
         pub changes: ::std::vec::Vec<LevelChange>,
         ///The book's sequence number this delta applies to.
         pub prev_seq: u64,
@@ -1373,7 +1376,7 @@ replayed or purged them meanwhile.*/
         ///A `book:{symbol}` delta.
         #[serde(rename = "book_delta")]
         BookDelta {
-            ///Every level that changed, with its new totals.
+            ///Every level that changed since `prev_seq`, with its totals at `seq`.
             changes: ::std::vec::Vec<LevelChange>,
             ///The book's sequence number this delta applies to.
             prev_seq: u64,
