@@ -166,6 +166,11 @@ impl Config {
         let mut config = gateway::config::GatewayConfig::new(self.auth.verifier()?, routes);
         config.request_timeout = std::time::Duration::from_millis(g.request_timeout_ms);
         config.body_limit = g.body_limit;
+        config.recent_trades = g.recent_trades;
+        config.stream_buffer = g.stream_buffer;
+        config.stream_stall_timeout = std::time::Duration::from_millis(g.stream_stall_timeout_ms);
+        config.stream_publish_interval =
+            std::time::Duration::from_millis(g.stream_publish_interval_ms);
         config.shard_connections = g.shard_connections;
         config.redis_url.clone_from(&g.redis_url);
         config.rate_limit = std::num::NonZeroU32::new(g.rate_limit_per_second).map(|per_second| {

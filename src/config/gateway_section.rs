@@ -36,6 +36,16 @@ pub struct GatewaySection {
     /// Connections open lazily: with the databases down, those routes answer 503 and
     /// everything else works. `false` turns the routes' backend off (always 503).
     pub control_plane: bool,
+    /// Trades kept per market from the shard feed (`GET /v1/markets/{symbol}/trades`).
+    pub recent_trades: usize,
+    /// Messages a WebSocket client may have queued before it is disconnected (4008).
+    pub stream_buffer: usize,
+    /// Milliseconds a WebSocket client may leave messages unread before it is
+    /// disconnected (4008).
+    pub stream_stall_timeout_ms: u64,
+    /// Shortest milliseconds between two publications of a shard's market data to
+    /// WebSocket clients (book deltas in between merge).
+    pub stream_publish_interval_ms: u64,
     /// The markets the gateway routes.
     pub markets: Vec<GatewayMarket>,
 }
@@ -55,6 +65,14 @@ impl Default for GatewaySection {
             rbac_model: None,
             rbac_policy: None,
             control_plane: true,
+            recent_trades: gateway::config::GatewayConfig::DEFAULT_RECENT_TRADES,
+            stream_buffer: gateway::config::GatewayConfig::DEFAULT_STREAM_BUFFER,
+            stream_stall_timeout_ms: duration_ms(
+                gateway::config::GatewayConfig::DEFAULT_STREAM_STALL_TIMEOUT,
+            ),
+            stream_publish_interval_ms: duration_ms(
+                gateway::config::GatewayConfig::DEFAULT_STREAM_PUBLISH_INTERVAL,
+            ),
             markets: Vec::new(),
         }
     }
