@@ -185,6 +185,7 @@ impl Config {
                 postgres: self.postgres.pg_config(),
                 redis: self.redis.redis_config(),
                 store: self.jobs.store_config()?,
+                metrics: control_plane::JobMetrics::default(),
             });
         }
         config

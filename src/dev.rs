@@ -136,10 +136,15 @@ pub(crate) async fn run(mut config: Config, flags: &DevFlags) -> Result<(), Erro
         config.gateway.control_plane = false;
     }
     let gateway_config = config.gateway()?;
-    let worker_config = match &control_plane {
+    let mut worker_config = match &control_plane {
         Ok(_) => Some(config.worker()?),
         Err(_) => None,
     };
+    // One set of job series: the gateway's /metrics shows the worker pool's starts and
+    // outcomes beside its own enqueues.
+    if let (Some(cp), Some(worker)) = (&gateway_config.control_plane, &mut worker_config) {
+        worker.metrics = cp.metrics.clone();
+    }
     let mut shard_configs = Vec::new();
     for n in 0..2 {
         let mut section = config.matcher.clone();

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 mod dev;
 pub mod loadgen;
+mod metrics_server;
 mod migrate;
 mod signals;
 
@@ -144,9 +145,26 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 return Ok(ExitCode::SUCCESS);
             }
             let worker = config.worker()?;
+            let metrics_listen = config.worker.metrics_listen;
             runtime()?.block_on(async move {
                 let shutdown = CancellationToken::new();
                 signals::cancel_on_signal(shutdown.clone());
+                if let Some(addr) = metrics_listen {
+                    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                        Error::Startup(format!(
+                            "cannot listen on {addr} (worker.metrics_listen): {e}"
+                        ))
+                    })?;
+                    let mut registry = prometheus_client::registry::Registry::default();
+                    worker.metrics.register(&mut registry);
+                    let stop = shutdown.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = metrics_server::serve(registry, listener, stop).await {
+                            tracing::error!(error = %e, "metrics listener failed");
+                        }
+                    });
+                    info!(%addr, "serving /metrics");
+                }
                 let report = workers::run(worker, shutdown).await?;
                 info!(?report, "worker stopped");
                 Ok(ExitCode::SUCCESS)

@@ -215,7 +215,10 @@ impl Dispatcher {
         let (mut recorded, mut refused) = (Vec::new(), Vec::new());
         for (claimed, outcome) in claims.iter().zip(&outcomes) {
             match outcome {
-                Ok(_) => recorded.push(claimed.delivery.clone()),
+                Ok(job) => {
+                    self.store.metrics().succeeded(job);
+                    recorded.push(claimed.delivery.clone());
+                }
                 Err(Error::LeaseLost { .. } | Error::InvalidTransition { .. }) => {
                     refused.push(claimed.delivery.clone());
                 }
@@ -257,6 +260,9 @@ impl Dispatcher {
     }
 
     async fn after_failure(&self, claimed: &Claimed, outcome: Result<Job>) -> Result<Job> {
+        if let Ok(job) = &outcome {
+            self.store.metrics().failed(job);
+        }
         if let Ok(job) = &outcome
             && job.status == JobStatus::Scheduled
             && let Err(e) = self.queue.publish(std::slice::from_ref(job)).await
@@ -293,6 +299,16 @@ impl Dispatcher {
         Ok(job)
     }
 
+    /// Reads `queue`'s depth in Redis into the `jobs_queue_depth` gauges and returns it.
+    ///
+    /// # Errors
+    /// [`Error::Redis`] / [`Error::RedisPool`].
+    pub async fn observe_depth(&self, queue: &str) -> Result<crate::QueueDepth> {
+        let depth = self.queue.depth(queue).await?;
+        self.store.metrics().set_depth(queue, depth);
+        Ok(depth)
+    }
+
     /// Takes over `queue`'s deliveries pending longer than `claim_min_idle` and settles each
     /// with the store: never-started jobs are started here, abandoned attempts (older than
     /// the visibility timeout) are requeued and published again, obsolete messages dropped.
@@ -325,6 +341,7 @@ impl Dispatcher {
                         .await?;
                     match reclaimed {
                         Some(job) if job.status == JobStatus::Dead => {
+                            self.store.metrics().dead_lettered(&job);
                             self.queue.ack(&delivery).await?;
                             report.dead_lettered.push(job.id);
                         }
@@ -380,11 +397,14 @@ impl Dispatcher {
             .zip(results)
             .map(|(delivery, result)| {
                 let start = match result {
-                    Ok((job, lease)) => Start::Started(Box::new(Claimed {
-                        job,
-                        lease,
-                        delivery: delivery.clone(),
-                    })),
+                    Ok((job, lease)) => {
+                        self.store.metrics().started(&job);
+                        Start::Started(Box::new(Claimed {
+                            job,
+                            lease,
+                            delivery: delivery.clone(),
+                        }))
+                    }
                     // A paused type's job is parked: acknowledged here, left `queued` in the
                     // store, skipped by the reconciler, published again on resume.
                     Err(

@@ -44,12 +44,14 @@
 //! - [`dispatch`]: consuming deliveries as fenced attempts; reclaiming abandoned ones.
 //! - [`reconcile`]: the reconciler.
 //! - [`retry`], [`clock`]: the injected policy parts.
+//! - [`metrics`]: the Prometheus series ([`JobMetrics`]).
 //! - [`error`]: the one domain [`Error`], with [`Error::retryable`].
 
 pub mod clock;
 pub mod dispatch;
 pub mod error;
 pub mod job;
+pub mod metrics;
 pub mod migrate;
 pub mod pool;
 pub mod queue;
@@ -64,6 +66,7 @@ pub use job::{
     AuditEntry, AuditKind, Enqueued, Job, JobDetail, JobFilter, JobId, JobPage, JobStatus, Lease,
     NewJob, PageRequest, QueueCounts, TypePause,
 };
+pub use metrics::JobMetrics;
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgConfig, connect};
 pub use queue::{Delivery, Message, Outcome, QueueDepth, Rates, RedisConfig, RedisQueue};

@@ -139,7 +139,10 @@ impl Reconciler {
                     .reclaim_stale(job.id, job.attempt, self.config.visibility_timeout)
                     .await?;
                 match reclaimed {
-                    Some(job) if job.status == JobStatus::Dead => report.dead_lettered += 1,
+                    Some(job) if job.status == JobStatus::Dead => {
+                        self.store.metrics().dead_lettered(&job);
+                        report.dead_lettered += 1;
+                    }
                     Some(job) => {
                         report.reclaimed += 1;
                         report.republished +=

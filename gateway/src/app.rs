@@ -103,7 +103,11 @@ impl AppState {
     ) -> Result<Self, StartError> {
         config.validate().map_err(StartError::Config)?;
         let authenticator = Authenticator::new(config.auth.clone()).map_err(StartError::Auth)?;
-        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let mut metrics = crate::metrics::Metrics::new();
+        if let Some(cp) = &config.control_plane {
+            metrics.register_jobs(&cp.metrics);
+        }
+        let metrics = Arc::new(metrics);
         let shards = Shards::new(
             &config.markets,
             config.request_timeout,

@@ -56,6 +56,9 @@ pub struct ControlPlaneConfig {
     pub redis: control_plane::RedisConfig,
     /// Attempts and backoff of the jobs this gateway enqueues.
     pub store: control_plane::StoreConfig,
+    /// The job series, served on the gateway's `/metrics` (`tradeplane dev` shares them
+    /// with its worker pool, so one scrape shows both).
+    pub metrics: control_plane::JobMetrics,
 }
 
 impl ControlPlaneConfig {
@@ -72,6 +75,7 @@ impl ControlPlaneConfig {
                 ..control_plane::RedisConfig::default()
             },
             store: control_plane::StoreConfig::default(),
+            metrics: control_plane::JobMetrics::default(),
         }
     }
 

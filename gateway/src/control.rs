@@ -37,7 +37,7 @@ impl ControlPlane {
     /// [`control_plane::Error::Config`] for an invalid configuration.
     pub fn connect(config: &ControlPlaneConfig) -> control_plane::Result<Self> {
         let pool = control_plane::connect(&config.postgres)?;
-        let store = JobStore::new(pool, config.store)?;
+        let store = JobStore::new(pool, config.store)?.with_metrics(config.metrics.clone());
         let queue = RedisQueue::connect(&config.redis, Arc::new(SystemClock))?;
         Ok(Self { store, queue })
     }

@@ -23,6 +23,7 @@
 //! - `stream_clients` (gauge): connected WebSocket clients
 //! - `stream_messages_out_total` (counter): messages sent to WebSocket clients
 //! - `stream_dropped_clients_total` (counter): clients disconnected for falling behind
+//! - with a control plane, the job series of [`control_plane::metrics`]
 //! - `stream_subscriptions` (gauge): open channel subscriptions over all WebSocket clients
 
 use std::borrow::Cow;
@@ -171,6 +172,12 @@ impl Metrics {
             stream_dropped,
             stream_subscriptions,
         }
+    }
+
+    /// Adds the control plane's job series (enqueues here; starts and outcomes too when a
+    /// worker pool shares them, as in `tradeplane dev`).
+    pub fn register_jobs(&mut self, jobs: &control_plane::JobMetrics) {
+        jobs.register(&mut self.registry);
     }
 
     /// Records one answered HTTP request.

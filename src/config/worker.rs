@@ -33,6 +33,9 @@ pub struct WorkerSection {
     pub reclaim_every_ms: u64,
     /// Pause between reconciler passes (re-driving what Redis lost); 0 turns it off.
     pub reconcile_every_ms: u64,
+    /// Serve `/metrics` (the job series, OpenMetrics text) and `/healthz` here; unset:
+    /// no HTTP listener (`tradeplane dev` serves them on the gateway instead).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// `http.request`: limit on connecting.
     pub http_connect_timeout_ms: u64,
     /// `http.request`: limit on a whole exchange (keep it under `job_timeout_ms`).
@@ -54,6 +57,7 @@ impl Default for WorkerSection {
             poll_block_ms: ms(pool.poll_block),
             reclaim_every_ms: ms(pool.reclaim_every),
             reconcile_every_ms: pool.reconcile_every.map_or(0, ms),
+            metrics_listen: None,
             http_connect_timeout_ms: ms(http.connect_timeout),
             http_timeout_ms: ms(http.timeout),
         }
@@ -105,6 +109,7 @@ impl Config {
                 timeout: Duration::from_millis(w.http_timeout_ms),
                 ..workers::HttpConfig::default()
             },
+            metrics: control_plane::JobMetrics::default(),
         })
     }
 }

@@ -309,5 +309,32 @@ async fn tradeplane_dev_runs_the_control_plane_and_a_worker_pool() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // One scrape shows the gateway's enqueue and the worker pool's start and outcome.
+    // The success is recorded before the job reads `succeeded`, and counted right after:
+    // poll the scrape too, bounded.
+    let series = [
+        "jobs_enqueued_total{queue=\"default\",type=\"noop\"} 1",
+        "jobs_started_total{queue=\"default\",type=\"noop\"} 1",
+        "jobs_succeeded_total{queue=\"default\",type=\"noop\"} 1",
+        "jobs_start_delay_seconds_count{queue=\"default\"} 1",
+    ];
+    loop {
+        let text = http
+            .get(format!("{}/metrics", dev.gateway))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if series.iter().all(|s| text.contains(s)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "missing job series in:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(dev.stop().await.success());
 }

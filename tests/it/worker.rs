@@ -304,3 +304,58 @@ async fn sigterm_during_load_exits_zero_and_loses_nothing() {
     assert_eq!(env.count(&audit("started")).await, JOBS + released);
     eprintln!("released on SIGTERM: {released}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_serves_its_job_series_on_metrics_listen() {
+    let env = Env::new().await;
+    // A free port (the worker binds it again at once; nothing else here takes ports).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut worker = env.worker("metrics", &[("METRICS_LISTEN", listen.as_str())]);
+    let ids = env
+        .enqueue(
+            (0..5)
+                .map(|i| NewJob::new("default", "noop", json!({"i": i})))
+                .collect(),
+        )
+        .await;
+    for id in ids {
+        env.job_until(id, |j| j.status == JobStatus::Succeeded)
+            .await;
+    }
+    let http = reqwest::Client::new();
+    let want = [
+        "jobs_started_total{queue=\"default\",type=\"noop\"} 5",
+        "jobs_succeeded_total{queue=\"default\",type=\"noop\"} 5",
+        "jobs_start_delay_seconds_count{queue=\"default\"} 5",
+        "jobs_queue_depth{queue=\"default\",state=\"pending\"} 0",
+    ];
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let text = match http.get(format!("http://{listen}/metrics")).send().await {
+            Ok(res) => res.text().await.unwrap(),
+            Err(_) => String::new(),
+        };
+        if want.iter().all(|w| text.contains(w)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "missing series in:\n{text}\n{}",
+            env.log("metrics")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let health = http
+        .get(format!("http://{listen}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+    let status = terminate(&mut worker).await;
+    assert!(status.success(), "{status:?}\n{}", env.log("metrics"));
+}

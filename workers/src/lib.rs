@@ -55,6 +55,8 @@ pub struct WorkerConfig {
     pub pool: PoolConfig,
     /// The `http.request` client.
     pub http: HttpConfig,
+    /// The job series this worker counts into (register them to serve them).
+    pub metrics: control_plane::JobMetrics,
 }
 
 /// Runs a worker pool with the built-in handlers until `shutdown` fires, then stops
@@ -68,7 +70,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<StopReport, WorkerError> {
     let pool = control_plane::connect(&config.postgres)?;
-    let store = JobStore::new(pool, config.store)?;
+    let store = JobStore::new(pool, config.store)?.with_metrics(config.metrics);
     let queue = RedisQueue::connect(&config.redis, Arc::new(SystemClock))?;
     let registry = Registry::builtins(&config.http)?;
     let workers = WorkerPool::new(store, queue, registry, config.pool)?;

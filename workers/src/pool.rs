@@ -351,7 +351,8 @@ async fn poll_loop(exec: Exec, queue: String, block: Duration, shutdown: Cancell
 }
 
 /// Takes over deliveries of dead consumers; never-started ones are run here (waiting for a
-/// slot inside their job task), abandoned attempts are requeued for any poller.
+/// slot inside their job task), abandoned attempts are requeued for any poller. Each pass
+/// also refreshes the queues' depth gauges.
 async fn reclaim_loop(
     exec: Exec,
     queues: Vec<String>,
@@ -375,6 +376,9 @@ async fn reclaim_loop(
                     }
                 }
                 Err(e) => tracing::warn!(queue, error = %e, "reclaim failed"),
+            }
+            if let Err(e) = exec.dispatcher.observe_depth(queue).await {
+                tracing::debug!(queue, error = %e, "queue depth not read");
             }
         }
         tokio::select! {

@@ -25,6 +25,7 @@ pub use dead_letters::{DeadLetterFilter, ReplayReport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::job::{Enqueued, Job, JobId, JobStatus, NewJob};
+use crate::metrics::JobMetrics;
 use crate::retry::{FullJitter, Jitter, RetryPolicy};
 use rows::{JOB_COLUMNS, UNFINISHED_SQL, job_from_row, sql_count};
 
@@ -80,6 +81,7 @@ pub struct JobStore {
     config: StoreConfig,
     clock: Arc<dyn Clock>,
     jitter: Arc<dyn Jitter>,
+    metrics: JobMetrics,
 }
 
 impl JobStore {
@@ -108,7 +110,21 @@ impl JobStore {
             config,
             clock,
             jitter,
+            metrics: JobMetrics::default(),
         })
+    }
+
+    /// This store (and every dispatcher over it) counting into `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: JobMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The series this store and its dispatchers count into.
+    #[must_use]
+    pub fn metrics(&self) -> &JobMetrics {
+        &self.metrics
     }
 
     /// The pool (for migrations and health checks).
@@ -186,6 +202,9 @@ impl JobStore {
             .collect::<Option<Vec<_>>>()
             .ok_or(Error::Contended("enqueue"))?;
         tx.commit().await?;
+        for answer in answers.iter().filter(|a| a.created) {
+            self.metrics.enqueued(&answer.job);
+        }
         Ok(answers)
     }
 

@@ -78,6 +78,7 @@ impl TestControlPlane {
                 ..RedisConfig::default()
             },
             store: StoreConfig::default(),
+            metrics: control_plane::JobMetrics::default(),
         }
     }
 
