@@ -70,7 +70,7 @@ pub struct BenchJobsFlags {
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
     /// Job slots per worker process.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
     /// Jobs per enqueue transaction.
     #[arg(long, default_value_t = 1_000)]

@@ -79,8 +79,11 @@ impl JobStore {
              SELECT {JOB_COLUMNS} FROM upd"
         );
         let client = self.pool.get().await?;
+        // Cached per pooled connection: the statement is the same on every poll, so
+        // PostgreSQL parses and plans it once per connection, not once per batch.
+        let statement = client.prepare_cached(&sql).await?;
         let rows = client
-            .query(&sql, &[&ids, &attempts, &worker_id, &now])
+            .query(&statement, &[&ids, &attempts, &worker_id, &now])
             .await?;
         let mut started: HashMap<Uuid, Job> = HashMap::with_capacity(rows.len());
         for row in &rows {
@@ -154,8 +157,9 @@ impl JobStore {
              SELECT {JOB_COLUMNS} FROM upd"
         );
         let client = self.pool.get().await?;
+        let statement = client.prepare_cached(&sql).await?;
         let rows = client
-            .query(&sql, &[&ids, &attempts, &workers, &now])
+            .query(&statement, &[&ids, &attempts, &workers, &now])
             .await?;
         let mut done: HashMap<Uuid, Job> = HashMap::with_capacity(rows.len());
         for row in &rows {

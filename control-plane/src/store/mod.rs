@@ -303,9 +303,10 @@ async fn insert(
          )
          SELECT {JOB_COLUMNS} FROM ins"
     );
+    let statement = tx.prepare_cached(&sql).await?;
     let rows = tx
         .query(
-            &sql,
+            &statement,
             &[
                 &ids,
                 &queues,
