@@ -327,32 +327,13 @@ impl Dispatcher {
             .await?;
         let mut report = ReclaimReport::default();
         for (delivery, start) in self.start_each(claimed).await? {
-            let message = delivery.message.clone();
             match start {
                 Start::Started(claimed) => report.redelivered.push(*claimed),
                 Start::InFlight => {
-                    let reclaimed = self
-                        .store
-                        .reclaim_stale(
-                            message.job_id,
-                            message.attempt + 1,
-                            self.config.visibility_timeout,
-                        )
-                        .await?;
-                    match reclaimed {
-                        Some(job) if job.status == JobStatus::Dead => {
-                            self.store.metrics().dead_lettered(&job);
-                            self.queue.ack(&delivery).await?;
-                            report.dead_lettered.push(job.id);
-                        }
-                        Some(job) => {
-                            // Publish the new attempt before forgetting the old one, so the
-                            // job is never absent from Redis in between.
-                            self.queue.publish(std::slice::from_ref(&job)).await?;
-                            self.queue.ack(&delivery).await?;
-                            report.requeued.push(job.id);
-                        }
-                        None => report.in_flight += 1,
+                    // Per item: an error here must not drop the redeliveries already
+                    // started above (they run under our lease).
+                    if let Err(e) = self.reclaim_abandoned(&delivery, &mut report).await {
+                        tracing::warn!(entry = %delivery.entry_id, error = %e, "could not reclaim an abandoned attempt; the next pass will");
                     }
                 }
                 Start::Obsolete => report.dropped += 1,
@@ -362,6 +343,40 @@ impl Dispatcher {
             }
         }
         Ok(report)
+    }
+
+    /// Takes back the attempt a claimed delivery started if it is abandoned (past the
+    /// visibility timeout): requeued and published, or dead-lettered after its last.
+    async fn reclaim_abandoned(
+        &self,
+        delivery: &Delivery,
+        report: &mut ReclaimReport,
+    ) -> Result<()> {
+        let message = &delivery.message;
+        let reclaimed = self
+            .store
+            .reclaim_stale(
+                message.job_id,
+                message.attempt + 1,
+                self.config.visibility_timeout,
+            )
+            .await?;
+        match reclaimed {
+            Some(job) if job.status == JobStatus::Dead => {
+                self.store.metrics().dead_lettered(&job);
+                self.queue.ack(delivery).await?;
+                report.dead_lettered.push(job.id);
+            }
+            Some(job) => {
+                // Publish the new attempt before forgetting the old one, so the job is
+                // never absent from Redis in between.
+                self.queue.publish(std::slice::from_ref(&job)).await?;
+                self.queue.ack(delivery).await?;
+                report.requeued.push(job.id);
+            }
+            None => report.in_flight += 1,
+        }
+        Ok(())
     }
 
     /// Starts the deliveries' attempts in one statement; acknowledges the obsolete ones.
@@ -392,6 +407,7 @@ impl Dispatcher {
             .collect();
         let results = self.store.start_deliveries(&self.consumer, &items).await?;
         let mut obsolete = Vec::new();
+        let mut parked = Vec::new();
         let out: Vec<(Delivery, Start)> = deliveries
             .into_iter()
             .zip(results)
@@ -405,11 +421,14 @@ impl Dispatcher {
                             delivery: delivery.clone(),
                         }))
                     }
+                    Err(Error::NotFound(_) | Error::StaleDelivery { .. }) => {
+                        obsolete.push(delivery.clone());
+                        Start::Obsolete
+                    }
                     // A paused type's job is parked: acknowledged here, left `queued` in the
                     // store, skipped by the reconciler, published again on resume.
-                    Err(
-                        Error::NotFound(_) | Error::StaleDelivery { .. } | Error::Paused { .. },
-                    ) => {
+                    Err(Error::Paused { id, .. }) => {
+                        parked.push(id);
                         obsolete.push(delivery.clone());
                         Start::Obsolete
                     }
@@ -420,8 +439,37 @@ impl Dispatcher {
                 (delivery, start)
             })
             .collect();
-        self.queue.ack_many(&obsolete, None).await?;
+        // The starts are committed: a failed acknowledgement must not lose them. The
+        // entries stay pending, and reclaim finds them obsolete later.
+        if let Err(e) = self.queue.ack_many(&obsolete, None).await {
+            tracing::warn!(error = %e, entries = obsolete.len(), "obsolete deliveries not acknowledged; reclaim will");
+        } else {
+            self.unpark_resumed(&parked).await;
+        }
         Ok(out)
+    }
+
+    /// Publishes again the just-parked jobs whose type was resumed meanwhile. Resume
+    /// deletes the pause, then publishes; parking acknowledges, then checks here: so a job
+    /// that resume's publish skipped (its message was not yet acknowledged) is published
+    /// by this check, and one parked after the check is published by resume. A failure is
+    /// logged: the reconciler publishes unpaused waiting jobs on its next pass.
+    async fn unpark_resumed(&self, parked: &[JobId]) {
+        if parked.is_empty() {
+            return;
+        }
+        let republished = async {
+            let jobs = self.store.unpaused_waiting(parked).await?;
+            self.queue.publish(&jobs).await
+        };
+        match republished.await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                jobs = n,
+                "published jobs whose type resumed while they were parked"
+            ),
+            Err(e) => tracing::warn!(error = %e, "parked jobs not re-checked; the reconciler will"),
+        }
     }
 
     /// Acknowledges after a recorded outcome, or after learning the attempt is not ours to

@@ -420,3 +420,13 @@ pub struct QueueCounts {
     /// Dead letters.
     pub dead: u64,
 }
+
+/// Whether `name` is a valid queue or job type name (`[A-Za-z0-9_.:-]{1,128}`): short, and
+/// safe in Redis keys and metric labels. The schema checks the same.
+#[must_use]
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+}

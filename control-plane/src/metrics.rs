@@ -15,7 +15,8 @@
 //! - `jobs_start_delay_seconds{queue}`: from the time a job became due (enqueued, or its
 //!   retry time) to the start of its attempt
 //! - `jobs_queue_depth{queue,state}`: Redis's view, `state` = `stream`, `pending`,
-//!   `delayed`
+//!   `delayed`; every worker of a queue reports the same value, so aggregate it across
+//!   instances with `max`, not `sum`
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

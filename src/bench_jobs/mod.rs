@@ -14,8 +14,9 @@
 //!    and a new one started: its attempts are reclaimed after the visibility timeout.
 //! 5. The figures come from PostgreSQL, not from the workers' word: throughput from the
 //!    first enqueue to the last recorded success, enqueue-to-start latency from each job's
-//!    first `started` audit row, `lost` = jobs not succeeded, `duplicates` = successes
-//!    recorded more than once for one job.
+//!    first `started` audit row, `lost` = jobs not succeeded, `duplicates` = runs the
+//!    audit trail cannot account for (a success recorded twice, or a start again with no
+//!    failure, hand-back or reclaim before it); re-runs it does explain are `reruns`.
 
 mod fleet;
 mod report;

@@ -27,7 +27,8 @@ pub struct Report {
     pub start_p99_ms: f64,
     /// Jobs not succeeded when the run ended.
     pub lost: u64,
-    /// Successes recorded more than once for one job (beyond the first).
+    /// Runs nobody can account for: successes recorded twice, or attempts started again
+    /// without a failure, hand-back or reclaim in the audit trail to say why.
     pub duplicates: u64,
     /// Attempts started beyond one per job (a killed worker's attempts, run again).
     pub reruns: u64,
@@ -163,11 +164,20 @@ pub(super) async fn collect(
     let succeeded: i64 = totals.try_get(0)?;
     let dead: i64 = totals.try_get(1)?;
     let last: Option<SystemTime> = totals.try_get(2)?;
+    // A duplicate is a run nobody can account for: a success recorded twice, or an
+    // attempt started again without the audit trail saying why (a failure, a hand-back,
+    // or a reclaim after its worker died). Re-runs the trail explains are at-least-once
+    // doing its job, and are reported apart (`reruns`).
     let duplicates: i64 = client
         .query_one(
-            "SELECT coalesce(sum(n - 1), 0)::int8 FROM (
-                 SELECT count(*) AS n FROM job_audit WHERE event = 'succeeded'
-                 GROUP BY job_id HAVING count(*) > 1) d",
+            "SELECT coalesce(sum(greatest(succeeded - 1, 0)
+                               + greatest(started - 1 - explained, 0)), 0)::int8
+             FROM (SELECT job_id,
+                          count(*) FILTER (WHERE event = 'succeeded') AS succeeded,
+                          count(*) FILTER (WHERE event = 'started') AS started,
+                          count(*) FILTER (WHERE event IN ('failed', 'released', 'reclaimed'))
+                              AS explained
+                   FROM job_audit GROUP BY job_id) d",
             &[],
         )
         .await?

@@ -22,8 +22,6 @@ pub(crate) struct Exec {
     pub(crate) registry: Arc<Registry>,
     pub(crate) slots: Slots,
     pub(crate) job_timeout: Duration,
-    /// Fires when the pool stops fetching: a job still waiting for a slot is handed back.
-    pub(crate) stopping: CancellationToken,
     /// Fires at the shutdown deadline: running attempts are dropped and handed back.
     pub(crate) abandon: CancellationToken,
     pub(crate) counters: Arc<Counters>,
@@ -39,18 +37,9 @@ enum Outcome {
     Abandoned,
 }
 
-/// Runs `claimed` in a slot (`permit`, or the next free one) and records the outcome.
-pub(crate) async fn run_job(exec: Exec, claimed: Claimed, permit: Option<Slot>) {
-    let _permit = match permit {
-        Some(permit) => permit,
-        None => tokio::select! {
-            permit = exec.slots.acquire(&claimed.job.queue) => match permit {
-                Ok(permit) => permit,
-                Err(_) => return hand_back(&exec, &claimed).await,
-            },
-            () = exec.stopping.cancelled() => return hand_back(&exec, &claimed).await,
-        },
-    };
+/// Runs `claimed` in its slot and records the outcome.
+pub(crate) async fn run_job(exec: Exec, claimed: Claimed, slot: Slot) {
+    let _slot = slot;
     let job = &claimed.job;
     let ctx = JobContext {
         job_id: job.id,
@@ -92,6 +81,13 @@ pub(crate) async fn run_job(exec: Exec, claimed: Claimed, permit: Option<Slot>) 
         }
         Outcome::Abandoned => hand_back(&exec, &claimed).await,
     }
+}
+
+/// Hands back an attempt this worker started but has no slot for (a redelivery taken
+/// over from a dead consumer): run elsewhere at once rather than left to age towards its
+/// visibility timeout here.
+pub(crate) async fn release(exec: Exec, claimed: Claimed) {
+    hand_back(&exec, &claimed).await;
 }
 
 /// Releases the attempt: `queued` again, attempt not spent, published for another worker.

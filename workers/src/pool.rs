@@ -41,7 +41,7 @@ use tracing::Instrument;
 use crate::completer::{self, CompleterTask};
 use crate::error::WorkerError;
 use crate::handler::Registry;
-use crate::job::{Exec, run_job};
+use crate::job::{Exec, release, run_job};
 use crate::slots::{Slot, Slots};
 
 /// The least time between an attempt's timeout and its visibility timeout: PostgreSQL
@@ -215,7 +215,6 @@ impl WorkerPool {
                 registry: Arc::new(registry),
                 slots: Slots::new(config.concurrency, &config.queue_concurrency),
                 job_timeout: config.job_timeout,
-                stopping: CancellationToken::new(),
                 abandon: CancellationToken::new(),
                 counters: Arc::new(Counters::default()),
                 jobs: TaskTracker::new(),
@@ -236,8 +235,8 @@ impl WorkerPool {
         let exec = self.exec;
         let span = tracing::info_span!("worker.pool", worker = %exec.dispatcher.consumer());
         async move {
-            // The loops watch a child token of `shutdown`; job tasks watch `stopping` (set
-            // only once the loops are gone) and `abandon` (the deadline).
+            // The loops watch `shutdown`; job tasks (each started with its slot) watch only
+            // `abandon` (the deadline).
             let loops = TaskTracker::new();
             for queue in &self.config.queues {
                 let span = tracing::info_span!("worker.poll", queue = %queue);
@@ -284,7 +283,6 @@ impl WorkerPool {
             let deadline = tokio::time::Instant::now() + grace;
             tracing::info!(?grace, "stopping: no new jobs; finishing in-flight ones");
             loops.wait().await;
-            exec.stopping.cancel();
             exec.jobs.close();
             if tokio::time::timeout_at(deadline, exec.jobs.wait())
                 .await
@@ -337,7 +335,7 @@ async fn poll_loop(exec: Exec, queue: String, block: Duration, shutdown: Cancell
             Ok(claims) => {
                 backoff.reset();
                 for (claimed, permit) in claims.into_iter().zip(permits) {
-                    exec.spawn_job(claimed, Some(permit));
+                    exec.spawn_job(claimed, permit);
                 }
             }
             Err(e) => {
@@ -350,8 +348,8 @@ async fn poll_loop(exec: Exec, queue: String, block: Duration, shutdown: Cancell
     tracing::debug!("poll loop stopped");
 }
 
-/// Takes over deliveries of dead consumers; never-started ones are run here (waiting for a
-/// slot inside their job task), abandoned attempts are requeued for any poller. Each pass
+/// Takes over deliveries of dead consumers; never-started ones are run here if a slot is
+/// free and handed back otherwise, abandoned attempts are requeued for any poller. Each pass
 /// also refreshes the queues' depth gauges.
 async fn reclaim_loop(
     exec: Exec,
@@ -371,8 +369,16 @@ async fn reclaim_loop(
                             "reclaimed abandoned attempts"
                         );
                     }
+                    // Started here already: run now if a slot is free, else hand back at
+                    // once (waiting for a slot would age the attempt towards its
+                    // visibility timeout and cost it an attempt).
                     for claimed in report.redelivered {
-                        exec.spawn_job(claimed, None);
+                        match exec.slots.try_acquire(&claimed.job.queue) {
+                            Some(slot) => exec.spawn_job(claimed, slot),
+                            None => {
+                                exec.jobs.spawn(release(exec.clone(), claimed));
+                            }
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(queue, error = %e, "reclaim failed"),
@@ -412,7 +418,7 @@ impl ErrorBackoff {
 }
 
 impl Exec {
-    fn spawn_job(&self, claimed: control_plane::Claimed, permit: Option<Slot>) {
+    fn spawn_job(&self, claimed: control_plane::Claimed, slot: Slot) {
         let span = tracing::info_span!(
             "worker.job",
             job = %claimed.job.id,
@@ -420,7 +426,7 @@ impl Exec {
             attempt = claimed.job.attempt
         );
         self.jobs
-            .spawn(run_job(self.clone(), claimed, permit).instrument(span));
+            .spawn(run_job(self.clone(), claimed, slot).instrument(span));
     }
 }
 

@@ -44,14 +44,14 @@ return #due
 /// Acknowledges and deletes entries (acknowledged entries are never read again, so keeping
 /// them would only grow the stream), and forgets each job in the index unless a newer
 /// attempt was published meanwhile (a retry published before this acknowledgement). When
-/// the entries are attempts with an outcome, counts them in the current rate bucket.
+/// the entries are attempts with an outcome, counts those acknowledged now (not before, by
+/// another consumer) in the current rate bucket.
 ///
 /// KEYS: stream, index, rate bucket. ARGV: group, outcome field (`succeeded`, `failed`, or
 /// empty for none), bucket lifetime (ms), then per entry: entry id, job id, attempt.
 /// Returns entries acknowledged.
 pub(super) const ACK: &str = r"
 local acked = 0
-local n = 0
 for i = 4, #ARGV, 3 do
   local entry, job, attempt = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   acked = acked + redis.call('XACK', KEYS[1], ARGV[1], entry)
@@ -59,10 +59,9 @@ for i = 4, #ARGV, 3 do
   if redis.call('HGET', KEYS[2], job) == attempt then
     redis.call('HDEL', KEYS[2], job)
   end
-  n = n + 1
 end
-if ARGV[2] ~= '' and n > 0 then
-  redis.call('HINCRBY', KEYS[3], ARGV[2], n)
+if ARGV[2] ~= '' and acked > 0 then
+  redis.call('HINCRBY', KEYS[3], ARGV[2], acked)
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
 end
 return acked

@@ -29,7 +29,6 @@ struct Current {
     attempt: u32,
     worker_id: Option<String>,
     job_type: String,
-    paused: bool,
 }
 
 impl JobStore {
@@ -42,7 +41,8 @@ impl JobStore {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a bad worker id; [`Error::Pool`] / [`Error::Db`] on
-    /// database failure (nothing started then).
+    /// database failure (nothing started then, unless the commit itself was lost on the
+    /// way back: those attempts are reclaimed after the visibility timeout).
     pub async fn start_deliveries(
         &self,
         worker_id: &str,
@@ -78,11 +78,16 @@ impl JobStore {
              )
              SELECT {JOB_COLUMNS} FROM upd"
         );
-        let client = self.pool.get().await?;
+        let mut client = self.pool.get().await?;
+        // The statement and the reading of what it did not change commit together: an
+        // error before the commit starts nothing, so no job is left `running` under a
+        // lease nobody holds (it would wait out the visibility timeout and spend an
+        // attempt).
+        let tx = client.transaction().await?;
         // Cached per pooled connection: the statement is the same on every poll, so
         // PostgreSQL parses and plans it once per connection, not once per batch.
-        let statement = client.prepare_cached(&sql).await?;
-        let rows = client
+        let statement = tx.prepare_cached(&sql).await?;
+        let rows = tx
             .query(&statement, &[&ids, &attempts, &worker_id, &now])
             .await?;
         let mut started: HashMap<Uuid, Job> = HashMap::with_capacity(rows.len());
@@ -90,34 +95,38 @@ impl JobStore {
             let job = job_from_row(row)?;
             started.insert(job.id.as_uuid(), job);
         }
-        let missing: Vec<Uuid> = ids
+        // An item is answered by the start of its own attempt only: a stale message for
+        // a job whose fresh message started it in this batch is not mistaken for it.
+        let mut answers: Vec<Option<Result<(Job, Lease)>>> = items
             .iter()
-            .filter(|id| !started.contains_key(id))
-            .copied()
+            .map(|&(id, attempt)| {
+                let ours = started
+                    .get(&id.as_uuid())
+                    .is_some_and(|job| job.attempt == attempt + 1);
+                let job = ours.then(|| started.remove(&id.as_uuid())).flatten()?;
+                let lease = Lease {
+                    job_id: id,
+                    worker_id: worker_id.to_owned(),
+                    attempt: job.attempt,
+                };
+                Some(Ok((job, lease)))
+            })
             .collect();
-        let current = current(&client, &missing).await?;
-        let mut answers = Vec::with_capacity(items.len());
-        for &(id, attempt) in items {
-            let answer = match started.remove(&id.as_uuid()) {
-                Some(job) => {
-                    let lease = Lease {
-                        job_id: id,
-                        worker_id: worker_id.to_owned(),
-                        attempt: job.attempt,
-                    };
-                    Ok((job, lease))
-                }
-                // Started above by an earlier item of this batch: in flight.
-                None if !missing.contains(&id.as_uuid()) => Err(Error::InvalidTransition {
-                    id,
-                    from: JobStatus::Running,
-                    action: "start",
-                }),
-                None => Err(refused_start(id, attempt, current.get(&id.as_uuid()))),
-            };
-            answers.push(answer);
+        let unanswered: Vec<Uuid> = items
+            .iter()
+            .zip(&answers)
+            .filter(|(_, a)| a.is_none())
+            .map(|((id, _), _)| id.as_uuid())
+            .collect();
+        // Read inside the transaction, so this batch's own starts are seen.
+        let current = current(&tx, &unanswered).await?;
+        tx.commit().await?;
+        for (&(id, attempt), answer) in items.iter().zip(&mut answers) {
+            if answer.is_none() {
+                *answer = Some(Err(refused_start(id, attempt, current.get(&id.as_uuid()))));
+            }
         }
-        Ok(answers)
+        Ok(answers.into_iter().flatten().collect())
     }
 
     /// Records the success of each leased attempt, in one statement: `running` →
@@ -156,9 +165,12 @@ impl JobStore {
              )
              SELECT {JOB_COLUMNS} FROM upd"
         );
-        let client = self.pool.get().await?;
-        let statement = client.prepare_cached(&sql).await?;
-        let rows = client
+        let mut client = self.pool.get().await?;
+        // As for starts: recorded and classified in one transaction, so an error means
+        // nothing was recorded and a retry is safe.
+        let tx = client.transaction().await?;
+        let statement = tx.prepare_cached(&sql).await?;
+        let rows = tx
             .query(&statement, &[&ids, &attempts, &workers, &now])
             .await?;
         let mut done: HashMap<Uuid, Job> = HashMap::with_capacity(rows.len());
@@ -166,23 +178,37 @@ impl JobStore {
             let job = job_from_row(row)?;
             done.insert(job.id.as_uuid(), job);
         }
-        let missing: Vec<Uuid> = ids
+        // Each lease is answered by its own attempt's record only.
+        let mut answers: Vec<Option<Result<Job>>> = leases
             .iter()
-            .filter(|id| !done.contains_key(id))
-            .copied()
+            .map(|lease| {
+                let ours = done.get(&lease.job_id.as_uuid()).is_some_and(|job| {
+                    job.attempt == lease.attempt
+                        && job.worker_id.as_deref() == Some(lease.worker_id.as_str())
+                });
+                ours.then(|| done.remove(&lease.job_id.as_uuid()))
+                    .flatten()
+                    .map(Ok)
+            })
             .collect();
-        let current = current(&client, &missing).await?;
-        Ok(leases
+        let unanswered: Vec<Uuid> = leases
             .iter()
-            .map(|lease| match done.remove(&lease.job_id.as_uuid()) {
-                Some(job) => Ok(job),
-                None => Err(refused_outcome(
+            .zip(&answers)
+            .filter(|(_, a)| a.is_none())
+            .map(|(l, _)| l.job_id.as_uuid())
+            .collect();
+        let current = current(&tx, &unanswered).await?;
+        tx.commit().await?;
+        for (lease, answer) in leases.iter().zip(&mut answers) {
+            if answer.is_none() {
+                *answer = Some(Err(refused_outcome(
                     lease,
                     current.get(&lease.job_id.as_uuid()),
                     "succeed",
-                )),
-            })
-            .collect())
+                )));
+            }
+        }
+        Ok(answers.into_iter().flatten().collect())
     }
 }
 
@@ -195,7 +221,7 @@ fn check_worker(worker_id: &str) -> Result<()> {
 
 /// The current state of the jobs a batch did not change (none for an empty list).
 async fn current(
-    client: &deadpool_postgres::Object,
+    client: &deadpool_postgres::Transaction<'_>,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Current>> {
     if ids.is_empty() {
@@ -203,9 +229,7 @@ async fn current(
     }
     let rows = client
         .query(
-            "SELECT id, status, attempt, worker_id, job_type,
-                    EXISTS (SELECT 1 FROM job_type_pauses p WHERE p.job_type = jobs.job_type)
-             FROM jobs WHERE id = ANY($1)",
+            "SELECT id, status, attempt, worker_id, job_type FROM jobs WHERE id = ANY($1)",
             &[&ids],
         )
         .await?;
@@ -220,7 +244,6 @@ async fn current(
                     .map_err(|_| Error::Corrupt(format!("negative attempt {attempt}")))?,
                 worker_id: row.try_get(3)?,
                 job_type: row.try_get(4)?,
-                paused: row.try_get(5)?,
             },
         );
     }
@@ -241,11 +264,9 @@ fn refused_start(id: JobId, attempt: u32, current: Option<&Current>) -> Error {
             action: "start",
         };
     }
-    // Startable but for its paused type: park it.
-    if c.paused
-        && matches!(c.status, JobStatus::Queued | JobStatus::Scheduled)
-        && c.attempt == attempt
-    {
+    // Startable, yet the statement passed it by: its type was paused then (it may have
+    // been resumed since; the dispatcher checks again after parking it).
+    if matches!(c.status, JobStatus::Queued | JobStatus::Scheduled) && c.attempt == attempt {
         return Error::Paused {
             id,
             job_type: c.job_type.clone(),

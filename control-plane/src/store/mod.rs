@@ -239,13 +239,10 @@ impl JobStore {
     }
 }
 
-/// Queue and type names: short, and safe in Redis keys and metric labels.
+/// A queue or type name, refused with [`Error::InvalidInput`] naming `field` unless
+/// [`crate::job::is_valid_name`].
 pub(crate) fn check_name(field: &'static str, name: &str) -> Result<()> {
-    let ok = (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-    if ok {
+    if crate::job::is_valid_name(name) {
         Ok(())
     } else {
         Err(Error::invalid(field, "must match [A-Za-z0-9_.:-]{1,128}"))

@@ -33,11 +33,7 @@ impl JobStore {
                 &[&job_type, &now, &reason],
             )
             .await?;
-        Ok(TypePause {
-            job_type: row.try_get(0)?,
-            paused_at: row.try_get(1)?,
-            reason: row.try_get(2)?,
-        })
+        pause_from_row(&row)
     }
 
     /// Resumes `job_type`; `false` if it was not paused.
@@ -68,15 +64,31 @@ impl JobStore {
                 &[],
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(TypePause {
-                    job_type: row.try_get(0)?,
-                    paused_at: row.try_get(1)?,
-                    reason: row.try_get(2)?,
-                })
-            })
-            .collect()
+        rows.iter().map(pause_from_row).collect()
+    }
+
+    /// Of the jobs `ids`, those waiting to run whose type is not paused (any more): parked
+    /// jobs whose type was resumed while they were being parked, to publish again.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] / [`Error::Db`].
+    pub async fn unpaused_waiting(&self, ids: &[JobId]) -> Result<Vec<Job>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs
+                     WHERE id = ANY($1) AND status IN ('queued', 'scheduled')
+                       AND job_type NOT IN (SELECT job_type FROM job_type_pauses)"
+                ),
+                &[&ids],
+            )
+            .await?;
+        rows.iter().map(job_from_row).collect()
     }
 
     /// Waiting jobs of `job_type` (`queued` or `scheduled`), due first, after the keyset
@@ -114,7 +126,8 @@ impl JobStore {
     ///
     /// Two cheap reads rather than one big one: the queue names by a skip scan of the
     /// `(queue, id)` index (one index probe per queue, however many finished jobs it
-    /// holds), and the counts from the status index, which finished jobs do not enter.
+    /// holds), and the counts through the `(status, id)` index, which reads only the
+    /// entries of the four counted statuses (never the succeeded history).
     ///
     /// # Errors
     /// [`Error::Pool`] / [`Error::Db`].
@@ -178,4 +191,13 @@ impl JobStore {
         }
         Ok(counts.into_values().collect())
     }
+}
+
+/// A `job_type, paused_at, reason` row.
+fn pause_from_row(row: &tokio_postgres::Row) -> Result<TypePause> {
+    Ok(TypePause {
+        job_type: row.try_get(0)?,
+        paused_at: row.try_get(1)?,
+        reason: row.try_get(2)?,
+    })
 }

@@ -154,9 +154,23 @@ pub async fn list(State(state): State<AppState>) -> Result<ApiJson<QueueList>, P
         .paused_types()
         .await
         .map_err(|e| from_control_plane(&e, "paused types"))?;
+    // Redis's view under one budget for the whole page: a hung Redis costs it once, not
+    // once per queue, and leaves those fields null.
+    let deadline = tokio::time::Instant::now() + REDIS_BUDGET;
     let mut queues = Vec::with_capacity(counts.len());
+    let mut redis_up = true;
     for c in &counts {
-        queues.push(stats(control, c).await);
+        let view = if redis_up {
+            let view = tokio::time::timeout_at(deadline, redis_view(control, &c.queue)).await;
+            if view.is_err() {
+                tracing::warn!("queue stats: Redis did not answer in time");
+                redis_up = false;
+            }
+            view.ok().flatten()
+        } else {
+            None
+        };
+        queues.push(stats(c, view));
     }
     Ok(ApiJson(QueueList {
         queues,
@@ -164,26 +178,44 @@ pub async fn list(State(state): State<AppState>) -> Result<ApiJson<QueueList>, P
     }))
 }
 
-/// A queue's counts with its Redis view, which may be missing (logged once per request).
-async fn stats(control: &crate::control::ControlPlane, c: &QueueCounts) -> QueueStats {
+/// Longest `GET /v1/queues` waits for Redis, over all queues.
+const REDIS_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A queue's depth and rates, if Redis answers.
+async fn redis_view(
+    control: &crate::control::ControlPlane,
+    queue: &str,
+) -> Option<(control_plane::QueueDepth, control_plane::Rates)> {
     let redis = control.queue();
-    let depth = redis.depth(&c.queue).await;
-    let rates = redis.rates(&c.queue).await;
-    if let Err(e) = depth.as_ref().and(rates.as_ref()) {
-        tracing::warn!(queue = %c.queue, error = %e, "queue stats without Redis");
+    let view = async {
+        Ok::<_, control_plane::Error>((redis.depth(queue).await?, redis.rates(queue).await?))
+    };
+    match view.await {
+        Ok(view) => Some(view),
+        Err(e) => {
+            tracing::warn!(queue, error = %e, "queue stats without Redis");
+            None
+        }
     }
+}
+
+/// A queue's counts with its Redis view, if any.
+fn stats(
+    c: &QueueCounts,
+    view: Option<(control_plane::QueueDepth, control_plane::Rates)>,
+) -> QueueStats {
     QueueStats {
         queue: c.queue.clone(),
         queued: c.queued,
         scheduled: c.scheduled,
         running: c.running,
         dead: c.dead,
-        redis: depth.ok().map(|d| RedisDepth {
+        redis: view.map(|(d, _)| RedisDepth {
             stream: d.stream,
             pending: d.pending,
             delayed: d.delayed,
         }),
-        rates: rates.ok().map(|r| QueueRates {
+        rates: view.map(|(_, r)| QueueRates {
             succeeded_per_minute: r.succeeded_per_minute,
             failed_per_minute: r.failed_per_minute,
         }),
@@ -192,11 +224,7 @@ async fn stats(control: &crate::control::ControlPlane, c: &QueueCounts) -> Queue
 
 /// A job type named in a path: 400 `invalid_path` unless it is a valid type name.
 fn path_job_type(job_type: &str) -> Result<&str, Problem> {
-    let ok = (1..=128).contains(&job_type.len())
-        && job_type
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-    if ok {
+    if control_plane::job::is_valid_name(job_type) {
         Ok(job_type)
     } else {
         Err(
