@@ -373,7 +373,7 @@ impl Dispatcher {
             .iter()
             .map(|d| (d.message.job_id, d.message.attempt))
             .collect();
-        let results = self.store.start_deliveries(&self.consumer, &items).await?;
+        let results = self.start_deliveries(&items).await?;
         let mut obsolete = Vec::new();
         let out: Vec<(Delivery, Start)> = deliveries
             .into_iter()
@@ -402,6 +402,26 @@ impl Dispatcher {
             .collect();
         self.queue.ack_many(&obsolete, None).await?;
         Ok(out)
+    }
+
+    /// [`JobStore::start_deliveries`], repeated after a retryable failure (a connection cut
+    /// by a PostgreSQL restart, failover or `pg_terminate_backend`). The deliveries are read
+    /// already: given up on, they would stay pending until reclaim takes them after
+    /// `claim_min_idle`. Repeating is safe: a failed statement changed nothing, and one that
+    /// did commit unseen is refused by the attempt fence (in flight) rather than run twice.
+    async fn start_deliveries(&self, items: &[(JobId, u32)]) -> Result<Vec<Result<(Job, Lease)>>> {
+        const TRIES: u32 = 3;
+        let mut try_no = 1;
+        loop {
+            match self.store.start_deliveries(&self.consumer, items).await {
+                Err(e) if e.retryable() && try_no < TRIES => {
+                    tracing::warn!(error = %e, try_no, "cannot start deliveries yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(50) * 2_u32.pow(try_no - 1)).await;
+                    try_no += 1;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// Acknowledges after a recorded outcome, or after learning the attempt is not ours to
