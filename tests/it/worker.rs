@@ -410,6 +410,8 @@ async fn a_worker_whose_postgres_connections_are_cut_mid_run_loses_nothing_and_e
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         if round <= ROUNDS {
+            // The call in the select list runs only for the rows the filter keeps; in WHERE
+            // the planner may call it first, on every backend of the shared server.
             let rows = client
                 .query(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity

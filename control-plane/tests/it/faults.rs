@@ -64,7 +64,8 @@ async fn a_connection_cut_while_a_poll_starts_its_deliveries_does_not_strand_the
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    // The function in the select list, so that it only runs for the rows the filter keeps.
+    // The call in the select list runs only for the rows the filter keeps; in WHERE the
+    // planner may call it first, on every backend of the shared server.
     let cut: Vec<i32> = tx
         .query(
             "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity

@@ -256,6 +256,8 @@ impl Saboteur {
     /// `pg_terminate_backend`, a failover or a restarted PgBouncer would. Returns how many.
     pub(crate) async fn terminate_backends(&self) -> usize {
         let client = self.pool.get().await.unwrap();
+        // The call in the select list runs only for the rows the filter keeps; in WHERE
+        // the planner may call it first, on every backend of the shared server.
         let rows = client
             .query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
