@@ -405,7 +405,7 @@ impl Dispatcher {
             .iter()
             .map(|d| (d.message.job_id, d.message.attempt))
             .collect();
-        let results = self.store.start_deliveries(&self.consumer, &items).await?;
+        let results = self.start_deliveries(&items).await?;
         let mut obsolete = Vec::new();
         let mut parked = Vec::new();
         let out: Vec<(Delivery, Start)> = deliveries
@@ -469,6 +469,26 @@ impl Dispatcher {
                 "published jobs whose type resumed while they were parked"
             ),
             Err(e) => tracing::warn!(error = %e, "parked jobs not re-checked; the reconciler will"),
+        }
+    }
+
+    /// [`JobStore::start_deliveries`], repeated after a retryable failure (a connection cut
+    /// by a PostgreSQL restart, failover or `pg_terminate_backend`). The deliveries are read
+    /// already: given up on, they would stay pending until reclaim takes them after
+    /// `claim_min_idle`. Repeating is safe: a failed statement changed nothing, and one that
+    /// did commit unseen is refused by the attempt fence (in flight) rather than run twice.
+    async fn start_deliveries(&self, items: &[(JobId, u32)]) -> Result<Vec<Result<(Job, Lease)>>> {
+        const TRIES: u32 = 3;
+        let mut try_no = 1;
+        loop {
+            match self.store.start_deliveries(&self.consumer, items).await {
+                Err(e) if e.retryable() && try_no < TRIES => {
+                    tracing::warn!(error = %e, try_no, "cannot start deliveries yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(50) * 2_u32.pow(try_no - 1)).await;
+                    try_no += 1;
+                }
+                outcome => return outcome,
+            }
         }
     }
 

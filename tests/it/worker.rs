@@ -1,7 +1,8 @@
 //! `tradeplane worker` as real child processes on the real PostgreSQL and Redis: a worker
 //! killed with SIGKILL mid-job loses nothing (another completes the job after the
-//! visibility timeout), and SIGTERM during load exits 0 with every job done exactly once
-//! and nothing dead-lettered.
+//! visibility timeout); SIGTERM during load exits 0 with every job done exactly once,
+//! nothing dead-lettered, and what was handed back run elsewhere on its unspent attempt;
+//! and a worker whose PostgreSQL connections are all cut, again and again, keeps running.
 
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -129,6 +130,33 @@ impl Env {
                 "not reached: {job:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the worker labelled `label` has just started a job that sleeps 1 s or
+    /// more (at least 800 ms of it left), and returns such jobs with that worker's id.
+    async fn long_job_running_on(&self, label: &str) -> Vec<(String, String)> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let client = self.store.pool().get().await.unwrap();
+            let rows = client
+                .query(
+                    "SELECT id::text, worker_id FROM jobs
+                     WHERE status = 'running' AND worker_id LIKE $1 || '-%'
+                       AND (payload->>'ms')::int >= 1000
+                       AND started_at > clock_timestamp() - interval '200 milliseconds'",
+                    &[&label],
+                )
+                .await
+                .unwrap();
+            if !rows.is_empty() {
+                return rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{label} never ran a long job"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -262,18 +290,25 @@ async fn sigterm_during_load_exits_zero_and_loses_nothing() {
     ];
     let mut a = env.worker("a", &settings);
     let mut b = env.worker("b", &settings);
+    // Every 40th job outlasts the grace many times over: each worker is stopped while it
+    // runs one, so each stop certainly hands work back.
     env.enqueue(
         (0..JOBS)
-            .map(|i| NewJob::new("default", "sleep", json!({"ms": 20 + i % 7 * 30})))
+            .map(|i| {
+                let ms = if i % 40 == 20 { 1000 } else { 20 + i % 7 * 30 };
+                NewJob::new("default", "sleep", json!({ "ms": ms }))
+            })
             .collect(),
     )
     .await;
     let succeeded = "SELECT count(*) FROM jobs WHERE status = 'succeeded'";
     env.count_until(succeeded, |n| n >= JOBS / 4).await;
+    let mut held = env.long_job_running_on("a").await;
     let status = terminate(&mut a).await;
     assert!(status.success(), "{status:?}\n{}", env.log("a"));
 
     env.count_until(succeeded, |n| n >= JOBS * 3 / 4).await;
+    held.extend(env.long_job_running_on("b").await);
     let status = terminate(&mut b).await;
     assert!(status.success(), "{status:?}\n{}", env.log("b"));
     // Whatever b handed back, a third worker finishes.
@@ -302,6 +337,34 @@ async fn sigterm_during_load_exits_zero_and_loses_nothing() {
     let released = env.count(&audit("released")).await;
     // Every start is either the one that succeeded or one that was handed back.
     assert_eq!(env.count(&audit("started")).await, JOBS + released);
+    assert_eq!(
+        env.count("SELECT count(*) FROM jobs WHERE attempt <> 1")
+            .await,
+        0,
+        "a handed-back attempt is not spent"
+    );
+    // The long jobs each stopped worker held were handed back by it, then finished.
+    let client = env.store.pool().get().await.unwrap();
+    for (id, worker) in &held {
+        let trail: Vec<(String, Option<String>)> = client
+            .query(
+                "SELECT event, worker_id FROM job_audit WHERE job_id::text = $1 ORDER BY id",
+                &[id],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let events: Vec<&str> = trail.iter().map(|(e, _)| e.as_str()).collect();
+        assert_eq!(
+            events[..3],
+            ["enqueued", "started", "released"],
+            "{id}: {trail:?}"
+        );
+        assert_eq!(trail[2].1.as_ref(), Some(worker), "{id}: {trail:?}");
+        assert_eq!(events[events.len() - 2..], ["started", "succeeded"], "{id}");
+    }
     eprintln!("released on SIGTERM: {released}");
 }
 
@@ -358,4 +421,87 @@ async fn a_worker_serves_its_job_series_on_metrics_listen() {
     assert!(health.status().is_success());
     let status = terminate(&mut worker).await;
     assert!(status.success(), "{status:?}\n{}", env.log("metrics"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_whose_postgres_connections_are_cut_mid_run_loses_nothing_and_exits_zero() {
+    let env = Env::new().await;
+    const JOBS: i64 = 300;
+    const ROUNDS: i64 = 6;
+    // Default lease (45 s) and so default Redis idle threshold: anything the worker failed
+    // to start or record would wait longer than this test may take.
+    let mut worker = env.worker("w", &[]);
+    env.enqueue(
+        (0..JOBS)
+            .map(|i| NewJob::new("default", "sleep", json!({ "ms": 10 + i % 4 * 10 })))
+            .collect(),
+    )
+    .await;
+    // A connection of the test's own: it cuts every other one of the database (the
+    // worker's, and the idle ones of this test's store) and watches meanwhile.
+    let side = control_plane::connect(&pg(&format!("{SERVER}/{}", env.name))).unwrap();
+    let client = side.get().await.unwrap();
+    let succeeded = async || -> i64 {
+        client
+            .query_one("SELECT count(*) FROM jobs WHERE status = 'succeeded'", &[])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut cut = Vec::new();
+    for round in 1..=ROUNDS + 1 {
+        let progress = JOBS * round / (ROUNDS + 1);
+        loop {
+            let n = succeeded().await;
+            if n >= progress {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "stuck at {n} succeeded\n{}",
+                env.log("w")
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if round <= ROUNDS {
+            // The call in the select list runs only for the rows the filter keeps; in WHERE
+            // the planner may call it first, on every backend of the shared server.
+            let rows = client
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&env.name],
+                )
+                .await
+                .unwrap();
+            cut.push(rows.iter().filter(|r| r.get::<_, bool>(0)).count());
+        }
+    }
+    assert!(cut.iter().all(|&n| n >= 1), "{cut:?}");
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker kept running"
+    );
+    let status = terminate(&mut worker).await;
+    assert!(status.success(), "{status:?}\n{}", env.log("w"));
+
+    let count = async |sql: &str| -> i64 { client.query_one(sql, &[]).await.unwrap().get(0) };
+    let audit = |event: &str| format!("SELECT count(*) FROM job_audit WHERE event = '{event}'");
+    assert_eq!(count(&audit("started")).await, JOBS, "each started once");
+    assert_eq!(
+        count(&audit("succeeded")).await,
+        JOBS,
+        "each succeeded once"
+    );
+    for event in ["failed", "reclaimed", "released", "dead_lettered"] {
+        assert_eq!(count(&audit(event)).await, 0, "{event}");
+    }
+    let log = env.log("w");
+    assert!(
+        log.contains("terminating connection due to administrator command")
+            || log.contains("connection closed"),
+        "the cuts reached the worker:\n{log}"
+    );
+    eprintln!("connections cut per round: {cut:?}");
 }

@@ -8,6 +8,7 @@
 mod batch;
 mod dead_letters;
 mod enqueue;
+mod faults;
 mod golden;
 mod listing;
 mod migrations;

@@ -59,6 +59,12 @@ impl TestDb {
         db
     }
 
+    /// A one-connection pool of the test's own on this database, outside the pools under
+    /// test: for holding locks and terminating their connections.
+    pub(crate) fn side_pool(&self) -> Pool {
+        connect(&pg(&self.name, 1)).expect("side pool")
+    }
+
     /// A store on a manual clock at [`t0`], without jitter (exact retry times), with the
     /// default attempts (5, capped at 25) and backoff base 5 s, cap 60 s.
     pub(crate) fn store(&self) -> (JobStore, ManualClock) {

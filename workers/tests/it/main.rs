@@ -6,6 +6,7 @@
 // Test helpers unwrap freely: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
+mod faults;
 mod http;
 mod pool;
 mod shutdown;

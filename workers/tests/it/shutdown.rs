@@ -7,33 +7,9 @@ use std::time::Duration;
 use control_plane::{AuditKind, JobStatus, NewJob};
 use serde_json::json;
 use tokio::sync::Semaphore;
-use workers::{Handler, HandlerError, JobContext, PoolConfig, Registry};
+use workers::{PoolConfig, Registry};
 
-use crate::support::{Env, PATIENCE, Q, pool_config};
-
-/// Waits until the test hands out a permit (never, for a job that must outlive the grace).
-#[derive(Clone)]
-struct Gate(Arc<Semaphore>);
-
-impl Gate {
-    fn closed() -> Gate {
-        Gate(Arc::new(Semaphore::new(0)))
-    }
-}
-
-impl Handler for Gate {
-    type Payload = serde::de::IgnoredAny;
-
-    async fn handle(&self, _: &JobContext, _: Self::Payload) -> Result<(), HandlerError> {
-        let permit = self
-            .0
-            .acquire()
-            .await
-            .map_err(|e| HandlerError::Failed(Box::new(e)))?;
-        permit.forget();
-        Ok(())
-    }
-}
+use crate::support::{Env, Gate, PATIENCE, Q, pool_config};
 
 fn with_grace(grace: Duration) -> PoolConfig {
     PoolConfig {

@@ -12,7 +12,7 @@ use control_plane::{
 use deadpool_postgres::Pool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use workers::{PoolConfig, Registry, StopReport, WorkerPool};
+use workers::{Handler, HandlerError, JobContext, PoolConfig, Registry, StopReport, WorkerPool};
 
 pub(crate) const Q: &str = "default";
 
@@ -152,6 +152,24 @@ impl Env {
             .get(0)
     }
 
+    /// What a Redis restart without persistence (or a flush) does to this test: every key
+    /// of its prefix is gone. Returns how many keys were deleted.
+    pub(crate) async fn lose_redis(&self) -> usize {
+        let prefix = self.prefix.clone();
+        tokio::task::spawn_blocking(move || delete_keys(&prefix))
+            .await
+            .unwrap()
+    }
+
+    /// A connection of the test's own to this database, for cutting the pools' connections
+    /// and for watching while it does (its own backend is spared).
+    pub(crate) fn saboteur(&self) -> Saboteur {
+        Saboteur {
+            pool: connect(&pg(&self.name, 1)).unwrap(),
+            database: self.name.clone(),
+        }
+    }
+
     /// How many audit rows of `event` each job has, fewest first: `(min, max)`.
     pub(crate) async fn per_job(&self, event: &str) -> (i64, i64) {
         let client = self.pool.get().await.unwrap();
@@ -172,29 +190,9 @@ impl Drop for Env {
     fn drop(&mut self) {
         self.pool.close();
         let name = self.name.clone();
-        let pattern = format!("{{tp:{}:*", self.prefix);
+        let prefix = self.prefix.clone();
         let cleanup = std::thread::spawn(move || {
-            let client = redis::Client::open(redis_url()).unwrap();
-            let mut conn = client.get_connection().unwrap();
-            // SCAN, not KEYS: the server is shared, and KEYS blocks it.
-            let mut cursor = 0u64;
-            loop {
-                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query(&mut conn)
-                    .unwrap();
-                if !keys.is_empty() {
-                    let _: usize = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
+            delete_keys(&prefix);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -211,6 +209,107 @@ impl Drop for Env {
         if cleanup.join().is_err() && !std::thread::panicking() {
             panic!("could not clean up test database {}", self.name);
         }
+    }
+}
+
+/// Deletes every key of `prefix` (`{tp:<prefix>:…}`) and returns how many there were. The
+/// Redis server is shared with other tests and sessions, so this is what "Redis lost
+/// everything" means here: never FLUSHALL.
+fn delete_keys(prefix: &str) -> usize {
+    let pattern = format!("{{tp:{prefix}:*");
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client
+        .get_connection()
+        .expect("Redis must run on 127.0.0.1:6379 (or set TRADEPLANE_TEST_REDIS)");
+    // SCAN, not KEYS: the server is shared, and KEYS blocks it.
+    let mut cursor = 0u64;
+    let mut deleted = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut conn)
+            .unwrap();
+        if !keys.is_empty() {
+            let n: usize = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
+            deleted += n;
+        }
+        if next == 0 {
+            return deleted;
+        }
+        cursor = next;
+    }
+}
+
+/// A connection outside every pool under test: it terminates their connections and
+/// watches the jobs meanwhile.
+pub(crate) struct Saboteur {
+    pool: Pool,
+    database: String,
+}
+
+impl Saboteur {
+    /// Terminates every other backend connected to the test's database, as an operator's
+    /// `pg_terminate_backend`, a failover or a restarted PgBouncer would. Returns how many.
+    pub(crate) async fn terminate_backends(&self) -> usize {
+        let client = self.pool.get().await.unwrap();
+        // The call in the select list runs only for the rows the filter keeps; in WHERE
+        // the planner may call it first, on every backend of the shared server.
+        let rows = client
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&self.database],
+            )
+            .await
+            .unwrap();
+        rows.iter().filter(|r| r.get::<_, bool>(0)).count()
+    }
+
+    /// How many jobs have `status`.
+    pub(crate) async fn count(&self, status: JobStatus) -> i64 {
+        let client = self.pool.get().await.unwrap();
+        client
+            .query_one(
+                "SELECT count(*) FROM jobs WHERE status = $1",
+                &[&status.as_str()],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Waits until the number of jobs with `status` satisfies `ready`.
+    pub(crate) async fn count_until(&self, status: JobStatus, ready: impl Fn(&i64) -> bool) -> i64 {
+        eventually(|| async { Some(self.count(status).await) }, ready).await
+    }
+}
+
+/// A handler that waits until the test hands out a permit (never, for a job that must
+/// outlive the grace period or be held in flight).
+#[derive(Clone)]
+pub(crate) struct Gate(pub(crate) Arc<tokio::sync::Semaphore>);
+
+impl Gate {
+    pub(crate) fn closed() -> Gate {
+        Gate(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+}
+
+impl Handler for Gate {
+    type Payload = serde::de::IgnoredAny;
+
+    async fn handle(&self, _: &JobContext, _: Self::Payload) -> Result<(), HandlerError> {
+        let permit = self
+            .0
+            .acquire()
+            .await
+            .map_err(|e| HandlerError::Failed(Box::new(e)))?;
+        permit.forget();
+        Ok(())
     }
 }
 
