@@ -130,3 +130,53 @@ async fn a_batch_of_successes_records_only_what_its_leases_still_own() {
     assert_eq!(successes, 1, "{trail:?}");
     assert!(store.succeed_batch(&[]).await.expect("empty").is_empty());
 }
+
+#[tokio::test]
+async fn a_stale_and_a_fresh_message_of_one_job_in_one_batch_are_told_apart() {
+    let db = TestDb::migrated().await;
+    let (store, clock) = db.store();
+    let id = store.enqueue(job()).await.expect("enqueue").job.id;
+    let (_, first) = store.start_delivery(id, "w", 0).await.expect("start");
+    store.mark_failed(&first, "boom").await.expect("fail");
+    clock.advance(std::time::Duration::from_secs(60));
+    // The old message (attempt 0) comes back beside the retry's (attempt 1), stale first.
+    let answers = store
+        .start_deliveries("w", &[(id, 0), (id, 1)])
+        .await
+        .expect("batch");
+    assert!(
+        matches!(
+            answers[0],
+            Err(Error::StaleDelivery {
+                attempt: 0,
+                current: 2,
+                ..
+            })
+        ),
+        "{:?}",
+        answers[0]
+    );
+    let (job, retry) = answers[1].as_ref().expect("the retry starts");
+    assert_eq!((job.attempt, retry.attempt), (2, 2));
+
+    // A lease of an attempt reclaimed from this very worker, beside the new attempt's:
+    // only the new one records.
+    clock.advance(std::time::Duration::from_secs(60));
+    let requeued = store
+        .reclaim_stale(id, 2, std::time::Duration::from_secs(30))
+        .await
+        .expect("reclaim")
+        .expect("stale");
+    assert_eq!(requeued.status, JobStatus::Queued);
+    let (_, third) = store.start_delivery(id, "w", 2).await.expect("restart");
+    let answers = store
+        .succeed_batch(&[retry.clone(), third.clone()])
+        .await
+        .expect("batch");
+    assert!(
+        matches!(answers[0], Err(Error::LeaseLost { attempt: 2, .. })),
+        "{:?}",
+        answers[0]
+    );
+    assert_eq!(answers[1].as_ref().expect("recorded").attempt, 3);
+}
