@@ -49,6 +49,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "job_type_pauses",
         sql: include_str!("../migrations/0004_job_type_pauses.sql"),
     },
+    Migration {
+        version: 5,
+        name: "lean_indexes",
+        sql: include_str!("../migrations/0005_lean_indexes.sql"),
+    },
 ];
 
 /// Advisory lock key for the runner ("tradepla" in ASCII); advisory locks are per database.
@@ -161,7 +166,7 @@ mod tests {
             );
             assert!(!m.sql.trim().is_empty());
         }
-        assert_eq!(latest_version(), 4);
+        assert_eq!(latest_version(), 5);
     }
 
     #[test]

@@ -40,9 +40,11 @@ impl JobStore {
     /// in flight. A job of a paused type is not started ([`Error::Paused`]).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a bad worker id; [`Error::Pool`] / [`Error::Db`] on
-    /// database failure (nothing started then, unless the commit itself was lost on the
-    /// way back: those attempts are reclaimed after the visibility timeout).
+    /// [`Error::InvalidInput`] for a bad worker id; [`Error::Pool`] / [`Error::Db`] when the
+    /// statement fails (nothing started then, unless the commit itself was lost on the way
+    /// back: those attempts are reclaimed after the visibility timeout). Once the statement
+    /// has committed, a failure to classify the items it passed by answers those items
+    /// with [`Error::Contended`] (left pending) and never loses the starts.
     pub async fn start_deliveries(
         &self,
         worker_id: &str,
@@ -78,16 +80,11 @@ impl JobStore {
              )
              SELECT {JOB_COLUMNS} FROM upd"
         );
-        let mut client = self.pool.get().await?;
-        // The statement and the reading of what it did not change commit together: an
-        // error before the commit starts nothing, so no job is left `running` under a
-        // lease nobody holds (it would wait out the visibility timeout and spend an
-        // attempt).
-        let tx = client.transaction().await?;
+        let client = self.pool.get().await?;
         // Cached per pooled connection: the statement is the same on every poll, so
         // PostgreSQL parses and plans it once per connection, not once per batch.
-        let statement = tx.prepare_cached(&sql).await?;
-        let rows = tx
+        let statement = client.prepare_cached(&sql).await?;
+        let rows = client
             .query(&statement, &[&ids, &attempts, &worker_id, &now])
             .await?;
         let mut started: HashMap<Uuid, Job> = HashMap::with_capacity(rows.len());
@@ -118,13 +115,20 @@ impl JobStore {
             .filter(|(_, a)| a.is_none())
             .map(|((id, _), _)| id.as_uuid())
             .collect();
-        // Read inside the transaction, so this batch's own starts are seen.
-        let current = current(&tx, &unanswered).await?;
-        tx.commit().await?;
+        // The starts are committed: from here on an error must not lose them (they would
+        // sit `running` under a lease nobody holds until the visibility timeout, and spend
+        // an attempt). So a failed read only leaves the other items unanswered (pending).
+        let current = current(&client, &unanswered).await;
         for (&(id, attempt), answer) in items.iter().zip(&mut answers) {
             if answer.is_none() {
-                *answer = Some(Err(refused_start(id, attempt, current.get(&id.as_uuid()))));
+                *answer = Some(match &current {
+                    Ok(current) => Err(refused_start(id, attempt, current.get(&id.as_uuid()))),
+                    Err(_) => Err(Error::Contended("classifying a batch's refused starts")),
+                });
             }
+        }
+        if let Err(e) = current {
+            tracing::warn!(error = %e, "refused starts not classified; they stay pending");
         }
         Ok(answers.into_iter().flatten().collect())
     }
@@ -165,12 +169,9 @@ impl JobStore {
              )
              SELECT {JOB_COLUMNS} FROM upd"
         );
-        let mut client = self.pool.get().await?;
-        // As for starts: recorded and classified in one transaction, so an error means
-        // nothing was recorded and a retry is safe.
-        let tx = client.transaction().await?;
-        let statement = tx.prepare_cached(&sql).await?;
-        let rows = tx
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let rows = client
             .query(&statement, &[&ids, &attempts, &workers, &now])
             .await?;
         let mut done: HashMap<Uuid, Job> = HashMap::with_capacity(rows.len());
@@ -197,16 +198,23 @@ impl JobStore {
             .filter(|(_, a)| a.is_none())
             .map(|(l, _)| l.job_id.as_uuid())
             .collect();
-        let current = current(&tx, &unanswered).await?;
-        tx.commit().await?;
+        // As for starts: the records are committed; a failed read leaves only the refused
+        // items unanswered.
+        let current = current(&client, &unanswered).await;
         for (lease, answer) in leases.iter().zip(&mut answers) {
             if answer.is_none() {
-                *answer = Some(Err(refused_outcome(
-                    lease,
-                    current.get(&lease.job_id.as_uuid()),
-                    "succeed",
-                )));
+                *answer = Some(match &current {
+                    Ok(current) => Err(refused_outcome(
+                        lease,
+                        current.get(&lease.job_id.as_uuid()),
+                        "succeed",
+                    )),
+                    Err(_) => Err(Error::Contended("classifying a batch's refused outcomes")),
+                });
             }
+        }
+        if let Err(e) = current {
+            tracing::warn!(error = %e, "refused outcomes not classified");
         }
         Ok(answers.into_iter().flatten().collect())
     }
@@ -221,7 +229,7 @@ fn check_worker(worker_id: &str) -> Result<()> {
 
 /// The current state of the jobs a batch did not change (none for an empty list).
 async fn current(
-    client: &deadpool_postgres::Transaction<'_>,
+    client: &deadpool_postgres::Object,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Current>> {
     if ids.is_empty() {

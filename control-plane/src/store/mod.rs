@@ -297,6 +297,9 @@ async fn insert(
          ), audit AS (
              INSERT INTO job_audit (job_id, at, event, attempt)
              SELECT id, created_at, 'enqueued', 0 FROM ins
+         ), queues AS (
+             INSERT INTO job_queues (queue) SELECT DISTINCT queue FROM ins
+             ON CONFLICT (queue) DO NOTHING
          )
          SELECT {JOB_COLUMNS} FROM ins"
     );

@@ -124,43 +124,42 @@ impl JobStore {
     /// Every queue that has ever held a job, with its jobs in each unfinished status and
     /// its dead letters (zeros for a queue that is all caught up).
     ///
-    /// Two cheap reads rather than one big one: the queue names by a skip scan of the
-    /// `(queue, id)` index (one index probe per queue, however many finished jobs it
-    /// holds), and the counts through the `(status, id)` index, which reads only the
-    /// entries of the four counted statuses (never the succeeded history).
+    /// Two cheap reads rather than one big one: the queue names from `job_queues` (kept by
+    /// enqueue), and the counts through the partial indexes of the four counted statuses
+    /// (never the succeeded history).
     ///
     /// # Errors
     /// [`Error::Pool`] / [`Error::Db`].
     pub async fn queue_counts(&self) -> Result<Vec<QueueCounts>> {
         let client = self.pool.get().await?;
-        let names = client
-            .query(
-                "WITH RECURSIVE q AS (
-                     (SELECT queue FROM jobs ORDER BY queue LIMIT 1)
-                     UNION ALL
-                     SELECT (SELECT j.queue FROM jobs j WHERE j.queue > q.queue
-                             ORDER BY j.queue LIMIT 1)
-                     FROM q WHERE q.queue IS NOT NULL
-                 )
-                 SELECT queue FROM q WHERE queue IS NOT NULL",
-                &[],
-            )
-            .await?;
+        let names = client.query("SELECT queue FROM job_queues", &[]).await?;
+        // One branch per status, so each can use its partial index (a single
+        // `status IN (…)` matches none of them and scans the table).
         let rows = client
             .query(
                 "SELECT queue,
-                        count(*) FILTER (WHERE status = 'queued'),
-                        count(*) FILTER (WHERE status = 'scheduled'),
-                        count(*) FILTER (WHERE status = 'running'),
-                        count(*) FILTER (WHERE status = 'dead')
-                 FROM jobs WHERE status IN ('queued', 'scheduled', 'running', 'dead')
+                        sum(n) FILTER (WHERE status = 'queued')::int8,
+                        sum(n) FILTER (WHERE status = 'scheduled')::int8,
+                        sum(n) FILTER (WHERE status = 'running')::int8,
+                        sum(n) FILTER (WHERE status = 'dead')::int8
+                 FROM (SELECT queue, 'queued' AS status, count(*) AS n FROM jobs
+                       WHERE status = 'queued' GROUP BY queue
+                       UNION ALL
+                       SELECT queue, 'scheduled', count(*) FROM jobs
+                       WHERE status = 'scheduled' GROUP BY queue
+                       UNION ALL
+                       SELECT queue, 'running', count(*) FROM jobs
+                       WHERE status = 'running' GROUP BY queue
+                       UNION ALL
+                       SELECT queue, 'dead', count(*) FROM jobs
+                       WHERE status = 'dead' GROUP BY queue) c
                  GROUP BY queue",
                 &[],
             )
             .await?;
         let count = |row: &tokio_postgres::Row, i: usize| -> Result<u64> {
-            let n: i64 = row.try_get(i)?;
-            Ok(u64::try_from(n).unwrap_or(0))
+            let n: Option<i64> = row.try_get(i)?;
+            Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
         };
         let mut counts = std::collections::BTreeMap::new();
         for row in &names {
