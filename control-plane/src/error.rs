@@ -185,7 +185,17 @@ fn redis_error_retryable(e: &redis::RedisError) -> bool {
         || e.is_connection_refusal()
         || matches!(
             e.code(),
-            Some("LOADING" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY" | "NOGROUP")
+            // UNBLOCKED: a blocked XREADGROUP whose stream was deleted under it (Redis 7);
+            // the next read recreates the group.
+            Some(
+                "LOADING"
+                    | "TRYAGAIN"
+                    | "CLUSTERDOWN"
+                    | "MASTERDOWN"
+                    | "READONLY"
+                    | "NOGROUP"
+                    | "UNBLOCKED"
+            )
         )
 }
 
