@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use matcher::Event;
 use matcher::client::{ClientError, ShardClient, Subscription};
+use matcher::protocol::ErrorCode;
 use tokio_util::sync::CancellationToken;
 
 use super::book::{ShardBooks, Touched};
@@ -83,6 +84,19 @@ impl Ingest {
                         }
                     }
                 }
+                // The shard no longer keeps the events this book needs (its retention
+                // deleted them): retrying cannot help, and market data for the shard
+                // stays stale until the gateway is given a way to re-seed. Loud, once per
+                // attempt, so an operator sees it.
+                Err(ClientError::Server {
+                    code: ErrorCode::NotRetained,
+                    message,
+                }) => tracing::error!(
+                    from,
+                    %message,
+                    "feed: the shard no longer retains the events from here; market data for \
+                     this shard cannot be rebuilt (keep more journal segments on the shard)"
+                ),
                 Err(error) => tracing::debug!(%error, "feed subscription failed"),
             }
             // What is still waiting goes out meanwhile.
