@@ -69,7 +69,9 @@ pub use job::{
 pub use metrics::JobMetrics;
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgConfig, connect};
-pub use queue::{Delivery, Message, Outcome, QueueDepth, Rates, RedisConfig, RedisQueue};
+pub use queue::{
+    ConsumerInfo, Delivery, Message, Outcome, QueueDepth, Rates, RedisConfig, RedisQueue,
+};
 pub use reconcile::{ReconcileConfig, ReconcileReport, Reconciler, redrive_type};
 pub use retry::{FullJitter, Jitter, NoJitter, RetryPolicy};
 pub use store::{DeadLetterFilter, JobStore, ReplayReport, StoreConfig};

@@ -386,6 +386,11 @@ async fn reclaim_loop(
             if let Err(e) = exec.dispatcher.observe_depth(queue).await {
                 tracing::debug!(queue, error = %e, "queue depth not read");
             }
+            match exec.dispatcher.prune_consumers(queue).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(queue, pruned = n, "removed consumers of gone workers"),
+                Err(e) => tracing::debug!(queue, error = %e, "consumers not pruned"),
+            }
         }
         tokio::select! {
             () = shutdown.cancelled() => break,

@@ -21,7 +21,26 @@ pub struct ReclaimReport {
     pub in_flight: usize,
 }
 
+/// A consumer idle for this many visibility timeouts, holding nothing, is a worker that
+/// is gone and is removed from the group.
+const PRUNE_AFTER_VISIBILITY_TIMEOUTS: u32 = 10;
+
 impl Dispatcher {
+    /// Removes `queue`'s consumers that are gone (idle for ten visibility timeouts,
+    /// holding no delivery), so the group lists live workers only. Returns how many.
+    ///
+    /// # Errors
+    /// [`crate::Error::Redis`] / [`crate::Error::RedisPool`].
+    pub async fn prune_consumers(&self, queue: &str) -> Result<usize> {
+        let idle = self
+            .config
+            .visibility_timeout
+            .saturating_mul(PRUNE_AFTER_VISIBILITY_TIMEOUTS);
+        self.queue
+            .prune_consumers(queue, idle, &self.consumer)
+            .await
+    }
+
     /// Takes over `queue`'s deliveries pending longer than `claim_min_idle` and settles each
     /// with the store: never-started jobs are started here, abandoned attempts (older than
     /// the visibility timeout) are requeued and published again, obsolete messages dropped.

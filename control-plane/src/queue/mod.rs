@@ -36,6 +36,7 @@ use std::time::{Duration, SystemTime};
 
 use deadpool_redis::{Manager, Pool, Runtime};
 
+pub use admin::ConsumerInfo;
 pub use message::{FIELD, MESSAGE_VERSION, Message};
 pub use rates::{Outcome, Rates};
 pub use stream::Delivery;

@@ -132,3 +132,57 @@ async fn outcome_rates_count_recorded_successes_and_failures_per_minute() {
         "a minute later they are out of the window"
     );
 }
+
+#[tokio::test]
+async fn the_group_lists_its_workers_and_prunes_only_gone_idle_ones() {
+    let db = TestDb::migrated().await;
+    let redis = TestRedis::new();
+    let (store, clock) = db.store();
+    let queue = redis.queue(&clock);
+    let busy = dispatcher(&store, &queue, "busy");
+    let idle = dispatcher(&store, &queue, "idle");
+    assert!(queue.consumer_list(Q).await.expect("list").is_empty());
+    busy.register(Q).await.expect("register");
+    idle.register(Q).await.expect("register");
+    let job = store
+        .enqueue(NewJob::new(Q, "noop", json!({})))
+        .await
+        .expect("enqueue")
+        .job;
+    queue.publish(&[job]).await.expect("publish");
+    assert_eq!(busy.poll(Q, None).await.expect("poll").len(), 1);
+
+    let mut workers = queue.consumer_list(Q).await.expect("list");
+    workers.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(workers.len(), 2);
+    assert_eq!(workers[0].name, busy.consumer());
+    assert_eq!((workers[0].pending, workers[1].pending), (1, 0));
+
+    // Nothing is idle for a minute yet.
+    assert_eq!(
+        queue
+            .prune_consumers(Q, Duration::from_secs(60), "someone-else")
+            .await
+            .expect("prune"),
+        0
+    );
+    // With no idle threshold, only the consumer holding nothing goes; the caller and a
+    // consumer with a delivery in flight stay.
+    assert_eq!(
+        queue
+            .prune_consumers(Q, Duration::ZERO, "someone-else")
+            .await
+            .expect("prune"),
+        1
+    );
+    let left = queue.consumer_list(Q).await.expect("list");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].name, busy.consumer());
+    assert_eq!(
+        queue
+            .prune_consumers(Q, Duration::ZERO, busy.consumer())
+            .await
+            .expect("prune"),
+        0
+    );
+}

@@ -41,6 +41,23 @@ pub struct QueueStats {
     pub redis: Option<RedisDepth>,
     /// Outcomes over the last whole minute; null when Redis could not be read.
     pub rates: Option<QueueRates>,
+    /// The worker processes consuming the queue, from its consumer group; null when Redis
+    /// could not be read.
+    pub workers: Option<Vec<QueueWorker>>,
+}
+
+/// A worker process consuming a queue. A live worker reads or reclaims at least every
+/// few seconds (`reclaim_every_ms`, 5 s by default): an `idle_ms` far beyond that is a
+/// worker that is gone (its deliveries are reclaimed after the visibility timeout, and it
+/// is removed from the list after ten of them).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueWorker {
+    /// The worker id (`<name>-<uuidv7>`, unique per process start), as in audit trails.
+    pub worker: String,
+    /// Deliveries it holds unacknowledged (jobs in flight there).
+    pub pending: u64,
+    /// Milliseconds since it last read or claimed.
+    pub idle_ms: u64,
 }
 
 /// A queue in Redis.
@@ -124,7 +141,7 @@ pub struct Resumed {
     operation_id = "list_queues",
     tag = "jobs",
     summary = "Queue depths, rates and paused job types",
-    description = "Every queue that has held a job: jobs queued, scheduled, running and dead (from the job store), the workers' view in Redis (stream, pending, delayed) and outcomes per minute. `redis` and `rates` are null when Redis cannot be read; the counts are still answered.",
+    description = "Every queue that has held a job: jobs queued, scheduled, running and dead (from the job store), the workers' view in Redis (stream, pending, delayed), outcomes per minute, and the worker processes consuming it with their idle time (their heartbeat). `redis`, `rates` and `workers` are null when Redis cannot be read; the counts are still answered.",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Queues by name, and the paused job types.", body = QueueList),
@@ -181,14 +198,22 @@ pub async fn list(State(state): State<AppState>) -> Result<ApiJson<QueueList>, P
 /// Longest `GET /v1/queues` waits for Redis, over all queues.
 const REDIS_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// A queue's depth and rates, if Redis answers.
-async fn redis_view(
-    control: &crate::control::ControlPlane,
-    queue: &str,
-) -> Option<(control_plane::QueueDepth, control_plane::Rates)> {
+/// What Redis knows of a queue.
+struct RedisView {
+    depth: control_plane::QueueDepth,
+    rates: control_plane::Rates,
+    workers: Vec<control_plane::ConsumerInfo>,
+}
+
+/// A queue's depth, rates and consumers, if Redis answers.
+async fn redis_view(control: &crate::control::ControlPlane, queue: &str) -> Option<RedisView> {
     let redis = control.queue();
     let view = async {
-        Ok::<_, control_plane::Error>((redis.depth(queue).await?, redis.rates(queue).await?))
+        Ok::<_, control_plane::Error>(RedisView {
+            depth: redis.depth(queue).await?,
+            rates: redis.rates(queue).await?,
+            workers: redis.consumer_list(queue).await?,
+        })
     };
     match view.await {
         Ok(view) => Some(view),
@@ -200,24 +225,31 @@ async fn redis_view(
 }
 
 /// A queue's counts with its Redis view, if any.
-fn stats(
-    c: &QueueCounts,
-    view: Option<(control_plane::QueueDepth, control_plane::Rates)>,
-) -> QueueStats {
+fn stats(c: &QueueCounts, view: Option<RedisView>) -> QueueStats {
     QueueStats {
         queue: c.queue.clone(),
         queued: c.queued,
         scheduled: c.scheduled,
         running: c.running,
         dead: c.dead,
-        redis: view.map(|(d, _)| RedisDepth {
-            stream: d.stream,
-            pending: d.pending,
-            delayed: d.delayed,
+        redis: view.as_ref().map(|v| RedisDepth {
+            stream: v.depth.stream,
+            pending: v.depth.pending,
+            delayed: v.depth.delayed,
         }),
-        rates: view.map(|(_, r)| QueueRates {
-            succeeded_per_minute: r.succeeded_per_minute,
-            failed_per_minute: r.failed_per_minute,
+        rates: view.as_ref().map(|v| QueueRates {
+            succeeded_per_minute: v.rates.succeeded_per_minute,
+            failed_per_minute: v.rates.failed_per_minute,
+        }),
+        workers: view.map(|v| {
+            v.workers
+                .into_iter()
+                .map(|w| QueueWorker {
+                    worker: w.name,
+                    pending: w.pending,
+                    idle_ms: u64::try_from(w.idle.as_millis()).unwrap_or(u64::MAX),
+                })
+                .collect()
         }),
     }
 }

@@ -90,6 +90,11 @@ async fn queues_show_counts_redis_depth_and_paused_types() {
     )
     .unwrap();
     assert!(worker.poll("webhooks", None).await.unwrap().is_empty());
+    let list = client.list_queues().send().await.unwrap().into_inner();
+    let workers = list.queues[1].workers.as_ref().expect("Redis answers");
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    assert_eq!(workers[0].worker, worker.consumer());
+    assert_eq!(workers[0].pending, 0);
     assert_eq!(cp.published_attempt("webhooks", &enqueued[0].job.id), None);
 
     let resumed = client

@@ -1194,9 +1194,31 @@ clients should match on.*/
         pub running: u64,
         ///Jobs waiting for their run time: delayed ones and retries.
         pub scheduled: u64,
+        /**The worker processes consuming the queue, from its consumer group; null when Redis
+could not be read.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub workers: ::std::option::Option<::std::vec::Vec<QueueWorker>>,
     }
     impl QueueStats {
         pub fn builder() -> builder::QueueStats {
+            Default::default()
+        }
+    }
+    /**A worker process consuming a queue. A live worker reads or reclaims at least every
+few seconds (`reclaim_every_ms`, 5 s by default): an `idle_ms` far beyond that is a
+worker that is gone (its deliveries are reclaimed after the visibility timeout, and it
+is removed from the list after ten of them).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct QueueWorker {
+        ///Milliseconds since it last read or claimed.
+        pub idle_ms: u64,
+        ///Deliveries it holds unacknowledged (jobs in flight there).
+        pub pending: u64,
+        ///The worker id (`<name>-<uuidv7>`, unique per process start), as in audit trails.
+        pub worker: ::std::string::String,
+    }
+    impl QueueWorker {
+        pub fn builder() -> builder::QueueWorker {
             Default::default()
         }
     }
@@ -4544,6 +4566,10 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
             >,
             running: ::std::result::Result<u64, ::std::string::String>,
             scheduled: ::std::result::Result<u64, ::std::string::String>,
+            workers: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::QueueWorker>>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for QueueStats {
             fn default() -> Self {
@@ -4555,6 +4581,7 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     redis: Ok(Default::default()),
                     running: Err("no value supplied for running".to_string()),
                     scheduled: Err("no value supplied for scheduled".to_string()),
+                    workers: Ok(Default::default()),
                 }
             }
         }
@@ -4643,6 +4670,20 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     });
                 self
             }
+            pub fn workers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::QueueWorker>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.workers = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for workers: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<QueueStats> for super::QueueStats {
             type Error = super::error::ConversionError;
@@ -4657,6 +4698,7 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     redis: value.redis?,
                     running: value.running?,
                     scheduled: value.scheduled?,
+                    workers: value.workers?,
                 })
             }
         }
@@ -4670,6 +4712,81 @@ Unix epoch): how current the book is, and what fan-out latency is measured from.
                     redis: Ok(value.redis),
                     running: Ok(value.running),
                     scheduled: Ok(value.scheduled),
+                    workers: Ok(value.workers),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct QueueWorker {
+            idle_ms: ::std::result::Result<u64, ::std::string::String>,
+            pending: ::std::result::Result<u64, ::std::string::String>,
+            worker: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for QueueWorker {
+            fn default() -> Self {
+                Self {
+                    idle_ms: Err("no value supplied for idle_ms".to_string()),
+                    pending: Err("no value supplied for pending".to_string()),
+                    worker: Err("no value supplied for worker".to_string()),
+                }
+            }
+        }
+        impl QueueWorker {
+            pub fn idle_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.idle_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for idle_ms: {e}")
+                    });
+                self
+            }
+            pub fn pending<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pending = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for pending: {e}")
+                    });
+                self
+            }
+            pub fn worker<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.worker = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for worker: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<QueueWorker> for super::QueueWorker {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: QueueWorker,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    idle_ms: value.idle_ms?,
+                    pending: value.pending?,
+                    worker: value.worker?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::QueueWorker> for QueueWorker {
+            fn from(value: super::QueueWorker) -> Self {
+                Self {
+                    idle_ms: Ok(value.idle_ms),
+                    pending: Ok(value.pending),
+                    worker: Ok(value.worker),
                 }
             }
         }
@@ -6000,7 +6117,7 @@ let response = client.amend_order()
     }
     /**Queue depths, rates and paused job types
 
-Every queue that has held a job: jobs queued, scheduled, running and dead (from the job store), the workers' view in Redis (stream, pending, delayed) and outcomes per minute. `redis` and `rates` are null when Redis cannot be read; the counts are still answered.
+Every queue that has held a job: jobs queued, scheduled, running and dead (from the job store), the workers' view in Redis (stream, pending, delayed), outcomes per minute, and the worker processes consuming it with their idle time (their heartbeat). `redis`, `rates` and `workers` are null when Redis cannot be read; the counts are still answered.
 
 Sends a `GET` request to `/v1/queues`
 
