@@ -158,11 +158,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                     let mut registry = prometheus_client::registry::Registry::default();
                     worker.metrics.register(&mut registry);
                     let stop = shutdown.clone();
-                    tokio::spawn(async move {
+                    let serve = async move {
                         if let Err(e) = metrics_server::serve(registry, listener, stop).await {
                             tracing::error!(error = %e, "metrics listener failed");
                         }
-                    });
+                    };
+                    // Stops with the same token as the pool.
+                    tokio::spawn(tracing::Instrument::instrument(
+                        serve,
+                        tracing::info_span!("worker.metrics_server"),
+                    ));
                     info!(%addr, "serving /metrics");
                 }
                 let report = workers::run(worker, shutdown).await?;
