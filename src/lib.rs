@@ -214,18 +214,20 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     }
 }
 
+/// A `--<what>` flag's seconds as a duration.
+fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(s)
+        .map_err(|_| Error::Startup(format!("--{what} {s}: not a number of seconds")))
+}
+
 /// The job benchmark's run: the configured servers, this very executable for the workers.
 fn bench_jobs_config(
     config: &config::Config,
     flags: &cli::BenchJobsFlags,
 ) -> Result<bench_jobs::BenchJobsConfig, Error> {
-    let secs = |what: &str, s: f64| {
-        Duration::try_from_secs_f64(s)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                Error::Startup(format!("--{what} {s}: not a positive number of seconds"))
-            })
+    let secs = |what: &str, s: f64| match seconds(what, s)? {
+        d if d.is_zero() => Err(Error::Startup(format!("--{what} {s}: must be positive"))),
+        d => Ok(d),
     };
     let exe = std::env::current_exe()
         .map_err(|e| Error::Startup(format!("cannot find this executable: {e}")))?;
@@ -252,10 +254,6 @@ fn loadgen_config(
     config: &config::Config,
     flags: &cli::LoadgenFlags,
 ) -> Result<loadgen::LoadgenConfig, Error> {
-    let secs = |what: &str, s: f64| {
-        Duration::try_from_secs_f64(s)
-            .map_err(|_| Error::Startup(format!("--{what} {s}: not a number of seconds")))
-    };
     let tokens = if flags.tokens.is_empty() {
         mint_loadgen_tokens(config, flags)?
     } else {
@@ -267,8 +265,8 @@ fn loadgen_config(
             cli::Rate::Max => None,
             cli::Rate::PerSecond(n) => Some(n),
         },
-        duration: secs("duration", flags.duration)?,
-        warmup: secs("warmup", flags.warmup)?,
+        duration: seconds("duration", flags.duration)?,
+        warmup: seconds("warmup", flags.warmup)?,
         connections: flags.connections,
         endpoint: flags.endpoint,
         tokens,

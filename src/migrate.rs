@@ -56,12 +56,15 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Connects to the server's `postgres` database and creates the configured one if it is
-/// missing. Two processes racing here are fine: the loser sees `duplicate_database`.
-async fn ensure_database(pg: &PgConfig) -> Result<bool, Error> {
+/// The configured database's name and a connection to the server's `postgres` database
+/// (its connection task runs until the client is dropped); `None` for a URL without a
+/// database.
+async fn admin_connection(
+    pg: &PgConfig,
+) -> Result<Option<(String, tokio_postgres::Client, tokio::task::JoinHandle<()>)>, Error> {
     let mut config = pg.validate().map_err(|e| Error::Postgres(e.to_string()))?;
     let Some(name) = config.get_dbname().map(str::to_owned) else {
-        return Ok(false);
+        return Ok(None);
     };
     config.dbname("postgres");
     let (client, connection) = config.connect(NoTls).await.map_err(|e| {
@@ -70,7 +73,34 @@ async fn ensure_database(pg: &PgConfig) -> Result<bool, Error> {
             chain(&e)
         ))
     })?;
-    let connection = tokio::spawn(connection);
+    let connection = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(Some((name, client, connection)))
+}
+
+/// Drops the database named by `pg.url` (disconnecting whoever still uses it); a missing
+/// one is fine. For throw-away databases: `tradeplane bench-jobs` drops its own.
+pub(crate) async fn drop_database(pg: &PgConfig) -> Result<(), Error> {
+    let Some((name, client, connection)) = admin_connection(pg).await? else {
+        return Ok(());
+    };
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        .await
+        .map_err(|e| Error::Postgres(format!("dropping database {name}: {e}")))?;
+    drop(client);
+    let _ = connection.await;
+    Ok(())
+}
+
+/// Connects to the server's `postgres` database and creates the configured one if it is
+/// missing. Two processes racing here are fine: the loser sees `duplicate_database`.
+async fn ensure_database(pg: &PgConfig) -> Result<bool, Error> {
+    let Some((name, client, connection)) = admin_connection(pg).await? else {
+        return Ok(false);
+    };
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
         .await

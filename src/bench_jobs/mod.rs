@@ -130,7 +130,7 @@ pub async fn run(
             redis.prefix
         );
     } else {
-        cleanup(&config.postgres, &postgres, &redis).await;
+        cleanup(&postgres, &redis).await;
     }
     outcome
 }
@@ -264,45 +264,20 @@ fn database_name(url: &str) -> String {
 }
 
 /// Drops the run's database and deletes its Redis keys; failures are reported, not fatal.
-async fn cleanup(server: &PgConfig, postgres: &PgConfig, redis: &RedisConfig) {
-    let name = database_name(&postgres.url);
-    let admin = PgConfig {
-        url: with_admin_database(&server.url),
-        pool_size: 1,
-        ..server.clone()
-    };
-    let dropped = async {
-        let pool = control_plane::connect(&admin).map_err(|e| e.to_string())?;
-        let client = pool.get().await.map_err(|e| e.to_string())?;
-        client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+async fn cleanup(postgres: &PgConfig, redis: &RedisConfig) {
+    if let Err(e) = crate::migrate::drop_database(postgres).await {
+        eprintln!(
+            "could not drop database {}: {e}",
+            database_name(&postgres.url)
+        );
+    }
+    let deleted = async {
+        RedisQueue::connect(redis, Arc::new(SystemClock))?
+            .delete_prefix()
             .await
-            .map_err(|e| e.to_string())
     };
-    if let Err(e) = dropped.await {
-        eprintln!("could not drop database {name}: {e}");
-    }
-    if let Err(e) = delete_keys(redis).await {
+    if let Err(e) = deleted.await {
         eprintln!("could not delete Redis prefix {}: {e}", redis.prefix);
-    }
-}
-
-/// Deletes every key of the run's prefix.
-async fn delete_keys(redis: &RedisConfig) -> control_plane::Result<usize> {
-    RedisQueue::connect(redis, Arc::new(SystemClock))?
-        .delete_prefix()
-        .await
-}
-
-/// `url` pointing at the server's `postgres` database (to drop another one).
-fn with_admin_database(url: &str) -> String {
-    let base = url.split('?').next().unwrap_or(url);
-    match base.split_once("://") {
-        Some((scheme, rest)) => format!(
-            "{scheme}://{}/postgres",
-            rest.split('/').next().unwrap_or(rest)
-        ),
-        None => url.to_owned(),
     }
 }
 
@@ -326,9 +301,5 @@ mod tests {
         );
         assert!(with_database("not a url", "x").is_err());
         assert_eq!(database_name("postgres://h/db_bench_x?a=b"), "db_bench_x");
-        assert_eq!(
-            with_admin_database("postgres://u@h:1/db?x"),
-            "postgres://u@h:1/postgres"
-        );
     }
 }

@@ -44,17 +44,7 @@ impl Report {
     /// Successful jobs per second from the first enqueue to the last success.
     #[must_use]
     pub fn jobs_per_second(&self) -> u64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs <= 0.0 {
-            return 0;
-        }
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let per_second = (self.succeeded as f64 / secs).round() as u64;
-        per_second
+        crate::loadgen::report::per_second(self.succeeded, self.elapsed)
     }
 
     /// The context line printed before the last one.

@@ -16,7 +16,7 @@
 
 mod connection;
 mod pacer;
-mod report;
+pub(crate) mod report;
 mod subscribers;
 mod workload;
 mod ws;

@@ -19,6 +19,23 @@ pub(crate) fn quantile_us(latency: &Histogram<u64>, q: f64) -> u64 {
     (latency.value_at_quantile(q) + 500) / 1_000
 }
 
+/// `count` per second over `over`, rounded to a whole number for a report line (0 over no
+/// time).
+pub(crate) fn per_second(count: u64, over: Duration) -> u64 {
+    let secs = over.as_secs_f64();
+    if secs <= 0.0 {
+        return 0;
+    }
+    // A rate well inside u64.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rate = (count as f64 / secs).round() as u64;
+    rate
+}
+
 /// What one run measured.
 #[derive(Debug)]
 pub struct Report {
@@ -41,18 +58,7 @@ impl Report {
     /// Successful requests per second over the measured window.
     #[must_use]
     pub fn requests_per_second(&self) -> u64 {
-        let secs = self.measured.as_secs_f64();
-        if secs <= 0.0 {
-            return 0;
-        }
-        // Rounded to a whole number for the report line; well inside u64.
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let per_second = (self.requests.saturating_sub(self.errors) as f64 / secs).round() as u64;
-        per_second
+        per_second(self.requests.saturating_sub(self.errors), self.measured)
     }
 
     fn quantile_us(&self, q: f64) -> u64 {

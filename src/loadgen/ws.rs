@@ -206,17 +206,7 @@ pub(crate) fn line(
 ) -> String {
     let messages: u64 = seen.iter().map(|s| s.messages).sum();
     let dropped = seen.iter().filter(|s| s.dropped).count();
-    let secs = measured.as_secs_f64();
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let per_second = if secs > 0.0 {
-        (messages as f64 / secs).round() as u64
-    } else {
-        0
-    };
+    let per_second = report::per_second(messages, measured);
     let p99_us = report::quantile_us(latency, 0.99);
     format!(
         "bench=ws subscribers={subscribers} events_per_s_out={per_second} fanout_p99_us={p99_us} \

@@ -86,7 +86,9 @@ impl CompleterTask {
 /// Records one batch, retrying the statement while its error is retryable; answers every
 /// job task.
 async fn record(dispatcher: &Dispatcher, batch: Vec<Completion>) {
-    let claims: Vec<Claimed> = batch.iter().map(|c| c.claimed.clone()).collect();
+    // Taken apart, not cloned: a claim carries the job's payload.
+    let (claims, replies): (Vec<Claimed>, Vec<_>) =
+        batch.into_iter().map(|c| (c.claimed, c.reply)).unzip();
     let mut outcomes = None;
     for try_no in 1..=TRIES {
         match dispatcher.succeed_many(&claims).await {
@@ -105,21 +107,21 @@ async fn record(dispatcher: &Dispatcher, batch: Vec<Completion>) {
         }
     }
     let mut outcomes = outcomes.map(Vec::into_iter);
-    for completion in batch {
+    for (claimed, reply) in claims.iter().zip(replies) {
         let answer = match outcomes.as_mut().and_then(Iterator::next) {
             Some(Ok(job)) => Some(job),
             Some(Err(
                 e @ (StoreError::LeaseLost { .. } | StoreError::InvalidTransition { .. }),
             )) => {
-                tracing::warn!(job = %completion.claimed.job.id, error = %e, "attempt no longer ours; outcome discarded");
+                tracing::warn!(job = %claimed.job.id, error = %e, "attempt no longer ours; outcome discarded");
                 None
             }
             Some(Err(e)) => {
-                tracing::error!(job = %completion.claimed.job.id, error = %e, "cannot record success");
+                tracing::error!(job = %claimed.job.id, error = %e, "cannot record success");
                 None
             }
             None => None,
         };
-        let _ = completion.reply.send(answer);
+        let _ = reply.send(answer);
     }
 }

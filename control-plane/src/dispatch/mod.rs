@@ -196,7 +196,7 @@ impl Dispatcher {
     /// pending). A failed acknowledgement after recording is only logged: the entries stay
     /// pending, and reclaiming them later finds them obsolete and acknowledges them.
     pub async fn succeed_many(&self, claims: &[Claimed]) -> Result<Vec<Result<Job>>> {
-        let leases: Vec<Lease> = claims.iter().map(|c| c.lease.clone()).collect();
+        let leases: Vec<&Lease> = claims.iter().map(|c| &c.lease).collect();
         let outcomes = self.store.succeed_batch(&leases).await?;
         // Recorded ones count in the queue's rates; refused ones (the attempt is no longer
         // ours) are only acknowledged.

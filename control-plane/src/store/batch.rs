@@ -94,7 +94,7 @@ impl JobStore {
         }
         // An item is answered by the start of its own attempt only: a stale message for
         // a job whose fresh message started it in this batch is not mistaken for it.
-        let mut answers: Vec<Option<Result<(Job, Lease)>>> = items
+        let answers: Vec<Option<Result<(Job, Lease)>>> = items
             .iter()
             .map(|&(id, attempt)| {
                 let ours = started
@@ -109,28 +109,17 @@ impl JobStore {
                 Some(Ok((job, lease)))
             })
             .collect();
-        let unanswered: Vec<Uuid> = items
-            .iter()
-            .zip(&answers)
-            .filter(|(_, a)| a.is_none())
-            .map(|((id, _), _)| id.as_uuid())
-            .collect();
         // The starts are committed: from here on an error must not lose them (they would
         // sit `running` under a lease nobody holds until the visibility timeout, and spend
-        // an attempt). So a failed read only leaves the other items unanswered (pending).
-        let current = current(&client, &unanswered).await;
-        for (&(id, attempt), answer) in items.iter().zip(&mut answers) {
-            if answer.is_none() {
-                *answer = Some(match &current {
-                    Ok(current) => Err(refused_start(id, attempt, current.get(&id.as_uuid()))),
-                    Err(_) => Err(Error::Contended("classifying a batch's refused starts")),
-                });
-            }
-        }
-        if let Err(e) = current {
-            tracing::warn!(error = %e, "refused starts not classified; they stay pending");
-        }
-        Ok(answers.into_iter().flatten().collect())
+        // an attempt).
+        Ok(answer_the_rest(
+            &client,
+            items,
+            answers,
+            |&(id, _)| id,
+            |&(id, attempt), c| refused_start(id, attempt, c),
+        )
+        .await)
     }
 
     /// Records the success of each leased attempt, in one statement: `running` →
@@ -139,7 +128,7 @@ impl JobStore {
     ///
     /// # Errors
     /// [`Error::Pool`] / [`Error::Db`] on database failure (nothing recorded then).
-    pub async fn succeed_batch(&self, leases: &[Lease]) -> Result<Vec<Result<Job>>> {
+    pub async fn succeed_batch(&self, leases: &[&Lease]) -> Result<Vec<Result<Job>>> {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
@@ -180,7 +169,7 @@ impl JobStore {
             done.insert(job.id.as_uuid(), job);
         }
         // Each lease is answered by its own attempt's record only.
-        let mut answers: Vec<Option<Result<Job>>> = leases
+        let answers: Vec<Option<Result<Job>>> = leases
             .iter()
             .map(|lease| {
                 let ours = done.get(&lease.job_id.as_uuid()).is_some_and(|job| {
@@ -192,32 +181,49 @@ impl JobStore {
                     .map(Ok)
             })
             .collect();
-        let unanswered: Vec<Uuid> = leases
-            .iter()
-            .zip(&answers)
-            .filter(|(_, a)| a.is_none())
-            .map(|(l, _)| l.job_id.as_uuid())
-            .collect();
-        // As for starts: the records are committed; a failed read leaves only the refused
-        // items unanswered.
-        let current = current(&client, &unanswered).await;
-        for (lease, answer) in leases.iter().zip(&mut answers) {
-            if answer.is_none() {
-                *answer = Some(match &current {
-                    Ok(current) => Err(refused_outcome(
-                        lease,
-                        current.get(&lease.job_id.as_uuid()),
-                        "succeed",
-                    )),
-                    Err(_) => Err(Error::Contended("classifying a batch's refused outcomes")),
-                });
-            }
-        }
-        if let Err(e) = current {
-            tracing::warn!(error = %e, "refused outcomes not classified");
-        }
-        Ok(answers.into_iter().flatten().collect())
+        Ok(answer_the_rest(
+            &client,
+            leases,
+            answers,
+            |l| l.job_id,
+            |l, c| refused_outcome(l, c, "succeed"),
+        )
+        .await)
     }
+}
+
+/// Answers the items a committed batch statement passed by, from each job's state read
+/// now (after the statement, so the batch's own changes are seen). The statement's work
+/// is committed whatever happens here: if the read fails, those items are answered with
+/// [`Error::Contended`] (their deliveries stay pending for reclaim) and nothing is lost.
+async fn answer_the_rest<I, T>(
+    client: &deadpool_postgres::Object,
+    items: &[I],
+    mut answers: Vec<Option<Result<T>>>,
+    job_of: impl Fn(&I) -> JobId,
+    refused: impl Fn(&I, Option<&Current>) -> Error,
+) -> Vec<Result<T>> {
+    let unanswered: Vec<Uuid> = items
+        .iter()
+        .zip(&answers)
+        .filter(|(_, a)| a.is_none())
+        .map(|(item, _)| job_of(item).as_uuid())
+        .collect();
+    let current = current(client, &unanswered).await;
+    if let Err(e) = &current {
+        tracing::warn!(error = %e, items = unanswered.len(), "refused batch items not classified; they stay pending");
+    }
+    items
+        .iter()
+        .zip(answers.iter_mut())
+        .map(|(item, answer)| match answer.take() {
+            Some(answer) => answer,
+            None => match &current {
+                Ok(current) => Err(refused(item, current.get(&job_of(item).as_uuid()))),
+                Err(_) => Err(Error::Contended("classifying a batch's refused items")),
+            },
+        })
+        .collect()
 }
 
 fn check_worker(worker_id: &str) -> Result<()> {

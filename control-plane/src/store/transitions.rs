@@ -35,7 +35,7 @@ impl JobStore {
     /// if this attempt's outcome was already recorded; [`Error::NotFound`];
     /// [`Error::Pool`] / [`Error::Db`] on database failure.
     pub async fn mark_succeeded(&self, lease: &Lease) -> Result<Job> {
-        self.succeed_batch(std::slice::from_ref(lease))
+        self.succeed_batch(&[lease])
             .await?
             .pop()
             .unwrap_or(Err(Error::NotFound(lease.job_id)))

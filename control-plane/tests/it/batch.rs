@@ -102,7 +102,7 @@ async fn a_batch_of_successes_records_only_what_its_leases_still_own() {
         ..leases[2].clone()
     };
     let answers = store
-        .succeed_batch(&[leases[0].clone(), leases[1].clone(), forged])
+        .succeed_batch(&[&leases[0], &leases[1], &forged])
         .await
         .expect("batch");
     assert_eq!(
@@ -169,10 +169,7 @@ async fn a_stale_and_a_fresh_message_of_one_job_in_one_batch_are_told_apart() {
         .expect("stale");
     assert_eq!(requeued.status, JobStatus::Queued);
     let (_, third) = store.start_delivery(id, "w", 2).await.expect("restart");
-    let answers = store
-        .succeed_batch(&[retry.clone(), third.clone()])
-        .await
-        .expect("batch");
+    let answers = store.succeed_batch(&[retry, &third]).await.expect("batch");
     assert!(
         matches!(answers[0], Err(Error::LeaseLost { attempt: 2, .. })),
         "{:?}",

@@ -155,10 +155,7 @@ impl Env {
     /// What a Redis restart without persistence (or a flush) does to this test: every key
     /// of its prefix is gone. Returns how many keys were deleted.
     pub(crate) async fn lose_redis(&self) -> usize {
-        let prefix = self.prefix.clone();
-        tokio::task::spawn_blocking(move || delete_keys(&prefix))
-            .await
-            .unwrap()
+        self.queue.delete_prefix().await.unwrap()
     }
 
     /// A connection of the test's own to this database, for cutting the pools' connections
@@ -192,12 +189,22 @@ impl Drop for Env {
         let name = self.name.clone();
         let prefix = self.prefix.clone();
         let cleanup = std::thread::spawn(move || {
-            delete_keys(&prefix);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             rt.block_on(async {
+                // A queue handle of this runtime's own: the test's belongs to the test's.
+                let redis = RedisConfig {
+                    url: redis_url(),
+                    prefix,
+                    ..RedisConfig::default()
+                };
+                RedisQueue::connect(&redis, Arc::new(control_plane::SystemClock))
+                    .unwrap()
+                    .delete_prefix()
+                    .await
+                    .unwrap();
                 let admin = connect(&pg("postgres", 1)).unwrap();
                 let client = admin.get().await.unwrap();
                 client
@@ -209,38 +216,6 @@ impl Drop for Env {
         if cleanup.join().is_err() && !std::thread::panicking() {
             panic!("could not clean up test database {}", self.name);
         }
-    }
-}
-
-/// Deletes every key of `prefix` (`{tp:<prefix>:…}`) and returns how many there were. The
-/// Redis server is shared with other tests and sessions, so this is what "Redis lost
-/// everything" means here: never FLUSHALL.
-fn delete_keys(prefix: &str) -> usize {
-    let pattern = format!("{{tp:{prefix}:*");
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut conn = client
-        .get_connection()
-        .expect("Redis must run on 127.0.0.1:6379 (or set TRADEPLANE_TEST_REDIS)");
-    // SCAN, not KEYS: the server is shared, and KEYS blocks it.
-    let mut cursor = 0u64;
-    let mut deleted = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query(&mut conn)
-            .unwrap();
-        if !keys.is_empty() {
-            let n: usize = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
-            deleted += n;
-        }
-        if next == 0 {
-            return deleted;
-        }
-        cursor = next;
     }
 }
 
